@@ -1,0 +1,108 @@
+"""The optimizer registry, and ``Optimizer``: a configured optimizer ready to step.
+
+``OPTIMIZERS`` is the one table the panel, the CLI and the tests read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..schedules import Schedule
+from . import adam, sgd
+from .base import GradFn, Hyper, OptimizerSpec, OptState, hparam
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in (*sgd.SPECS, *adam.SPECS)}
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A registry entry with its hyperparameters, schedules and gradient noise."""
+
+    spec: OptimizerSpec
+    hp: Any
+    lr_schedule: Schedule | None = None
+    momentum_schedule: Schedule | None = None
+    noise: float = 0.0      # std of Gaussian noise added to every gradient component
+    seed: int = 0           # seed of that noise: the same seed gives the same run
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.noise) and self.noise >= 0.0):
+            raise ValueError(f"Invalid noise value: {self.noise}")
+        if self.momentum_schedule is not None and self.spec.momentum_field is None:
+            raise ValueError(f"Invalid momentum schedule: {self.spec.name} has no momentum")
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def hyper_at(self, k: int) -> Any:
+        """The hyperparameters in force at step ``k`` (0 for the first step)."""
+        hp = self.hp
+        if self.lr_schedule is not None:
+            hp = dataclasses.replace(hp, lr=self.lr_schedule(k, self.hp.lr))
+        if self.momentum_schedule is not None:
+            f = self.spec.momentum_field
+            if f == "betas":
+                b1, b2 = self.hp.betas
+                hp = dataclasses.replace(hp, betas=(self.momentum_schedule(k, b1), b2))
+            else:
+                hp = dataclasses.replace(hp, **{f: self.momentum_schedule(k, getattr(self.hp, f))})
+        return hp
+
+    def init(self, x0: np.ndarray) -> OptState:
+        rng = np.random.default_rng(self.seed) if self.noise > 0 else None
+        return OptState(0, self.spec.init(self.hp, np.asarray(x0, dtype=float)), rng)
+
+    def step(self, x: np.ndarray, state: OptState, grad_fn: GradFn) -> tuple[np.ndarray, OptState]:
+        """One iteration for all points: state in, state out."""
+        if state.rng is not None:
+            rng, sigma, exact = state.rng, self.noise, grad_fn
+
+            def grad_fn(p: np.ndarray) -> np.ndarray:
+                return exact(p) + sigma * rng.standard_normal(p.shape)
+
+        hp = self.hp if (self.lr_schedule is None and self.momentum_schedule is None) \
+            else self.hyper_at(state.t)
+        x, inner = self.spec.step(hp, state.inner, x, grad_fn)
+        return x, OptState(state.t + 1, inner, state.rng)
+
+    def label(self) -> str:
+        """Short legend text, e.g. ``Adam lr=0.05``."""
+        parts = []
+        for key in self.spec.legend_keys:
+            val = getattr(self.hp, key)
+            default = getattr(self.spec.make_hyper(), key)
+            if key == "lr" or val != default:
+                parts.append(f"{key}={_fmt(val)}")
+        return " ".join([self.spec.title, *parts])
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ",".join(_fmt(x) for x in v) + ")"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def get_optimizer_spec(name: str) -> OptimizerSpec:
+    try:
+        return OPTIMIZERS[name.lower()]
+    except KeyError:
+        raise ValueError(f"Unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}") from None
+
+
+def make_optimizer(name: str, *, lr_schedule: Schedule | None = None,
+                   momentum_schedule: Schedule | None = None, noise: float = 0.0,
+                   seed: int = 0, **hp: Any) -> Optimizer:
+    """``make_optimizer("adam", lr=0.01, betas=(0.9, 0.999))``; bad values raise ValueError."""
+    spec = get_optimizer_spec(name)
+    return Optimizer(spec, spec.make_hyper(**hp), lr_schedule, momentum_schedule, noise, seed)
+
+
+__all__ = ["OPTIMIZERS", "Optimizer", "OptimizerSpec", "OptState", "Hyper", "hparam",
+           "get_optimizer_spec", "make_optimizer"]
