@@ -69,13 +69,35 @@ def _make(name: str, dim: int, f, g, bounds: Bounds, minima=(), title: str = "",
 
 
 _R3 = 1.0 / np.sqrt(3.0)
+_TAU = 2.0 * np.pi
 
 # --- 1-D ---------------------------------------------------------------------------------------
+
+parabola = _make(
+    "parabola", 1, lambda x: x * x, lambda x: 2 * x,
+    bounds=((-2.0, 2.0),), minima=((0,),), title="Parabola x²", formula="x²")
 
 cubic = _make(
     "cubic", 1, lambda x: x - x**3, lambda x: 1 - 3 * x * x,
     bounds=((-1.5, 1.5),), minima=((-_R3,),), title="Cubic x − x³ (unbounded below)",
     formula="x − x³")
+
+double_well = _make(
+    "double_well", 1, lambda x: (x * x - 1) ** 2 + 0.3 * x, lambda x: 4 * x * (x * x - 1) + 0.3,
+    bounds=((-2.0, 2.0),), minima=((-1.0355787140888537,), (0.9601495555191055,)),
+    title="Tilted double well", formula="(x² − 1)² + 0.3x")
+
+wavy = _make(
+    "wavy", 1, lambda x: x * x / 10 + np.sin(3 * x), lambda x: x / 5 + 3 * np.cos(3 * x),
+    bounds=((-4.0, 4.0),),
+    minima=((-0.5122140283561128,), (1.53658988014775,), (-2.560806938073543,),
+            (3.5847518173037196,)),
+    title="Wavy bowl (many local minima)", formula="x²/10 + sin 3x")
+
+plateau = _make(
+    "plateau", 1, lambda x: np.tanh(x) ** 2, lambda x: 2 * np.tanh(x) * (1 - np.tanh(x) ** 2),
+    bounds=((-4.0, 4.0),), minima=((0,),), title="Plateau tanh²x (vanishing gradient)",
+    formula="tanh² x")
 
 # --- 2-D ---------------------------------------------------------------------------------------
 
@@ -90,9 +112,47 @@ quadratic = _make(
     bounds=((-1.0, 5.0), (-4.0, 2.0)), minima=((2, -1),), title="Tilted quadratic bowl",
     formula="2x² + 2xy + 2y² − 6x")
 
+ill_conditioned = _make(
+    "ill_conditioned", 2, lambda x, y: x * x + 25 * y * y, lambda x, y: (2 * x, 50 * y),
+    bounds=((-2.0, 2.0), (-2.0, 2.0)), minima=((0, 0),),
+    title="Ill-conditioned bowl (condition number 25)", formula="x² + 25y²")
+
 saddle = _make(
     "saddle", 2, lambda x, y: x * x - y * y, lambda x, y: (2 * x, -2 * y),
     bounds=((-1.0, 1.0), (-1.0, 1.0)), title="Saddle x² − y² (no minimum)", formula="x² − y²")
+
+
+def _two_minima_wells(x, y):
+    """The deep (global) and the shallow narrower (local) Gaussian well."""
+    return (2.0 * np.exp(-((x - 1) ** 2 + (y - 0.5) ** 2)),
+            1.2 * np.exp(-2.0 * ((x + 1.2) ** 2 + (y + 0.8) ** 2)))
+
+
+def _two_minima_grad(x, y):
+    g, h = _two_minima_wells(x, y)
+    return (0.2 * x + 2 * (x - 1) * g + 4 * (x + 1.2) * h,
+            0.2 * y + 2 * (y - 0.5) * g + 4 * (y + 0.8) * h)
+
+
+two_minima = _make(
+    "two_minima", 2, lambda x, y: 0.1 * (x * x + y * y) - sum(_two_minima_wells(x, y)),
+    _two_minima_grad, bounds=((-3.0, 3.0), (-3.0, 3.0)),
+    minima=((0.9522424897486668, 0.47612040872423583),
+            (-1.1481879055748945, -0.7657262415529066)),
+    title="Two wells (one local, one global minimum)",
+    formula="0.1(x² + y²) − 2e^−((x−1)² + (y−0.5)²) − 1.2e^−2((x+1.2)² + (y+0.8)²)")
+
+matyas = _make(
+    "matyas", 2, lambda x, y: 0.26 * (x * x + y * y) - 0.48 * x * y,
+    lambda x, y: (0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x),
+    bounds=((-5.0, 5.0), (-5.0, 5.0)), minima=((0, 0),), title="Matyas",
+    formula="0.26(x² + y²) − 0.48xy")
+
+booth = _make(
+    "booth", 2, lambda x, y: (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2,
+    lambda x, y: (10 * x + 8 * y - 34, 8 * x + 10 * y - 38),
+    bounds=((-4.0, 6.0), (-2.0, 8.0)), minima=((1, 3),), title="Booth",
+    formula="(x + 2y − 7)² + (2x + y − 5)²")
 
 rosenbrock = _make(
     "rosenbrock", 2, lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2,
@@ -117,9 +177,85 @@ beale = _make(
     formula="(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²", log_scale=True)
 
 
+def _himmelblau_grad(x, y):
+    a, b = x * x + y - 11, x + y * y - 7
+    return 4 * x * a + 2 * b, 2 * a + 4 * y * b
+
+
+himmelblau = _make(
+    "himmelblau", 2, lambda x, y: (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2, _himmelblau_grad,
+    bounds=((-5.0, 5.0), (-5.0, 5.0)),
+    minima=((3, 2), (-2.805118086952745, 3.131312518250573),
+            (-3.779310253377747, -3.2831859912861696), (3.5844283403304917, -1.8481265269644036)),
+    title="Himmelblau (four global minima)", formula="(x² + y − 11)² + (x + y² − 7)²",
+    log_scale=True)
+
+three_hump_camel = _make(
+    "three_hump_camel", 2, lambda x, y: 2 * x * x - 1.05 * x**4 + x**6 / 6 + x * y + y * y,
+    lambda x, y: (4 * x - 4.2 * x**3 + x**5 + y, x + 2 * y),
+    bounds=((-2.5, 2.5), (-2.5, 2.5)),
+    minima=((0, 0), (-1.7475523458302888, 0.8737761729151444),
+            (1.7475523458302888, -0.8737761729151444)),
+    title="Three-hump camel", formula="2x² − 1.05x⁴ + x⁶/6 + xy + y²")
+
+six_hump_camel = _make(
+    "six_hump_camel", 2,
+    lambda x, y: (4 - 2.1 * x * x + x**4 / 3) * x * x + x * y + (4 * y * y - 4) * y * y,
+    lambda x, y: (8 * x - 8.4 * x**3 + 2 * x**5 + y, x - 8 * y + 16 * y**3),
+    bounds=((-2.0, 2.0), (-1.0, 1.0)),
+    minima=((0.08984201310031806, -0.7126564030207396),
+            (-0.08984201310031806, 0.7126564030207396),
+            (1.703606714969981, -0.7960835686726251), (-1.703606714969981, 0.7960835686726251),
+            (1.6071047529201972, 0.5686514548841314), (-1.6071047529201972, -0.5686514548841314)),
+    title="Six-hump camel (two global, four local minima)",
+    formula="(4 − 2.1x² + x⁴/3)x² + xy + (4y² − 4)y²")
+
+_ST_LO, _ST_HI = -2.903534027771177, 2.746802770990837  # roots of 4t³ − 32t + 5 (minima)
+
+styblinski_tang = _make(
+    "styblinski_tang", 2,
+    lambda x, y: 0.5 * (x**4 - 16 * x * x + 5 * x + y**4 - 16 * y * y + 5 * y),
+    lambda x, y: (2 * x**3 - 16 * x + 2.5, 2 * y**3 - 16 * y + 2.5),
+    bounds=((-5.0, 5.0), (-5.0, 5.0)),
+    minima=((_ST_LO, _ST_LO), (_ST_LO, _ST_HI), (_ST_HI, _ST_LO), (_ST_HI, _ST_HI)),
+    title="Styblinski–Tang (one global, three local minima)",
+    formula="½(x⁴ − 16x² + 5x + y⁴ − 16y² + 5y)")
+
+rastrigin = _make(
+    "rastrigin", 2,
+    lambda x, y: 20 + x * x + y * y - 10 * (np.cos(_TAU * x) + np.cos(_TAU * y)),
+    lambda x, y: (2 * x + 10 * _TAU * np.sin(_TAU * x), 2 * y + 10 * _TAU * np.sin(_TAU * y)),
+    bounds=((-5.12, 5.12), (-5.12, 5.12)), minima=((0, 0),), title="Rastrigin",
+    formula="20 + x² + y² − 10(cos 2πx + cos 2πy)")
+
+
+def _ackley_parts(x, y):
+    r = np.sqrt(0.5 * (x * x + y * y))
+    return r, np.exp(-0.2 * r), np.exp(0.5 * (np.cos(_TAU * x) + np.cos(_TAU * y)))
+
+
+def _ackley_grad(x, y):
+    r, a, c = _ackley_parts(x, y)
+    # d/dx of −20e^(−0.2r) is 2e^(−0.2r)·x/r; the cone's tip at r = 0 gets the subgradient 0.
+    k = np.divide(2 * a, r, out=np.zeros_like(r), where=r > 0)
+    return k * x + np.pi * np.sin(_TAU * x) * c, k * y + np.pi * np.sin(_TAU * y) * c
+
+
+def _ackley(x, y):
+    _, a, c = _ackley_parts(x, y)
+    return -20 * a - c + np.e + 20
+
+
+ackley = _make(
+    "ackley", 2, _ackley, _ackley_grad, bounds=((-5.0, 5.0), (-5.0, 5.0)), minima=((0, 0),),
+    title="Ackley", formula="−20e^(−0.2√(½(x² + y²))) − e^(½(cos 2πx + cos 2πy)) + e + 20")
+
+
+# Teaching order: 1-D first, then bowls, then valleys, then multi-modal landscapes.
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
-    cubic,
-    sphere, quadratic, saddle, rosenbrock, beale,
+    parabola, cubic, double_well, wavy, plateau,
+    sphere, quadratic, ill_conditioned, saddle, two_minima, matyas, booth, rosenbrock, beale,
+    himmelblau, three_hump_camel, six_hump_camel, styblinski_tang, rastrigin, ackley,
 )}
 
 
