@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from ..schedules import Schedule
-from . import adam, sgd
+from . import adadelta, adagrad, adam, adamax, momentum, nadam, radam, rmsprop, sgd
 from .base import GradFn, Hyper, OptimizerSpec, OptState, hparam
 
-OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in (*sgd.SPECS, *adam.SPECS)}
+_MODULES = (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamax, nadam, radam)
+OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
 
 
 @dataclass(frozen=True)

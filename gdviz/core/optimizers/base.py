@@ -29,14 +29,16 @@ GradFn = Callable[[np.ndarray], np.ndarray]
 
 def hparam(default: Any, help: str, *, minimum: float | None = None,
            maximum: float | None = None, step: float | None = None,
-           log: bool = False, label: str | None = None) -> Any:
+           log: bool = False, label: str | None = None,
+           choices: tuple[str, ...] | None = None) -> Any:
     """Declare one hyperparameter field: its default and what the panel needs to edit it.
 
     ``help`` becomes the editor's tooltip.  ``minimum``/``maximum`` bound the editor; the
     real validation is the dataclass's ``validate``.  ``log`` asks for a logarithmic slider.
+    ``choices`` lists the allowed values of a text field (the panel shows a drop-down).
     """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "step": step, "log": log,
-            "label": label}
+            "label": label, "choices": choices}
     return field(default=default, metadata=meta)
 
 
@@ -79,6 +81,22 @@ def check_unit(value: float, name: str) -> None:
         raise ValueError(f"Invalid {name} value: {value}")
 
 
+def check_range(value: float, name: str, lo: float, hi: float) -> None:
+    """A value in the closed interval [lo, hi]."""
+    if not (lo <= value <= hi):
+        raise ValueError(f"Invalid {name} value: {value}")
+
+
+def check_nonnegative(value: float, name: str) -> None:
+    if not (np.isfinite(value) and value >= 0.0):
+        raise ValueError(f"Invalid {name} value: {value}")
+
+
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"Invalid {name}: {value!r} (valid: {', '.join(choices)})")
+
+
 def check_betas(betas: tuple[float, float]) -> None:
     if len(betas) != 2:
         raise ValueError(f"Invalid betas: {betas} (need two values)")
@@ -98,8 +116,10 @@ class OptimizerSpec:
     init: Callable[[Any, np.ndarray], Any]
     step: Callable[[Any, Any, np.ndarray, GradFn], tuple[np.ndarray, Any]]
     paper: str                     # reference, e.g. "Kingma & Ba 2014, arXiv:1412.6980"
-    momentum_field: str | None = None   # "momentum" or "betas" (β1): what a momentum schedule drives
-    defaults: dict[str, Any] = field(default_factory=dict)  # registry overrides, e.g. amsgrad=True
+    # "momentum" or "betas" (β1): the hyperparameter a momentum schedule drives
+    momentum_field: str | None = None
+    # registry overrides of the dataclass defaults, e.g. amsgrad=True
+    defaults: dict[str, Any] = field(default_factory=dict)
     legend_keys: tuple[str, ...] = ("lr",)   # hyperparameters worth showing in a legend
     torch_class: str | None = None  # name in torch.optim, where the numbers must match it
 
@@ -109,7 +129,48 @@ class OptimizerSpec:
             valid = ", ".join(f.name for f in dataclasses.fields(self.hyper))
             raise ValueError(f"Invalid hyperparameter for {self.name}: "
                              f"{', '.join(sorted(unknown))} (valid: {valid})")
-        return self.hyper(**{**self.defaults, **hp})
+        fields = {f.name: f for f in dataclasses.fields(self.hyper)}
+        values = {k: coerce(k, v, fields[k].type) for k, v in {**self.defaults, **hp}.items()}
+        return self.hyper(**values)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool,
+                                                                                     np.bool_))
+
+
+def coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Check a hyperparameter's type and convert it to the declared one.
+
+    ``annotation`` is the dataclass field's type (a string under postponed evaluation):
+    ``float`` takes any real number, ``bool`` only a bool, ``tuple[float, float]`` a pair of
+    numbers (a list is accepted), ``str`` a string.  Anything else is a ``ValueError`` naming
+    the hyperparameter, e.g. ``Invalid lr: 'fast' (expected a number)``.
+    """
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    kind = kind.replace(" ", "")
+    if kind == "float":
+        if not _is_number(value):
+            raise ValueError(f"Invalid {name}: {value!r} (expected a number)")
+        return float(value)
+    if kind == "int":
+        if not (_is_number(value) and float(value).is_integer()):
+            raise ValueError(f"Invalid {name}: {value!r} (expected a whole number)")
+        return int(value)
+    if kind == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"Invalid {name}: {value!r} (expected true or false)")
+        return bool(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"Invalid {name}: {value!r} (expected text)")
+        return value
+    if kind == "tuple[float,float]":
+        if not (isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2
+                and all(_is_number(v) for v in value)):
+            raise ValueError(f"Invalid {name}: {value!r} (expected two numbers)")
+        return (float(value[0]), float(value[1]))
+    return value
 
 
 class OptState(NamedTuple):
@@ -118,3 +179,19 @@ class OptState(NamedTuple):
     t: int                 # number of steps taken so far
     inner: Any             # the algorithm's own state (its NamedTuple)
     rng: np.random.Generator | None  # gradient-noise generator, None without noise
+
+
+def lerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """``a + w·(b − a)`` as a new array, rounded as ``torch.lerp`` rounds it.
+
+    The running means of Adam-style optimizers are ``β·m + (1−β)·g = lerp(m, g, 1−β)``;
+    computing them the way torch does keeps long runs identical to torch's to the last bits.
+    """
+    d = b - a
+    if abs(w) < 0.5:
+        d *= w
+        d += a
+        return d
+    d *= w - 1.0
+    d += b
+    return d

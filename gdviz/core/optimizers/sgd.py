@@ -49,7 +49,8 @@ def sgd_step(hp: SGDHyper, s: SGDState, x: np.ndarray, grad_fn: GradFn):
     .. math::
         g_t &= \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
         b_t &= \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases} \\
-        g_t &\leftarrow g_t + \mu b_t \ \text{(nesterov)} \quad\text{else}\quad g_t \leftarrow b_t \\
+        g_t &\leftarrow g_t + \mu b_t \ \text{(nesterov)}
+              \quad\text{else}\quad g_t \leftarrow b_t \\
         \theta_t &= \theta_{t-1} - \eta g_t
 
     The momentum buffer starts as the first gradient and the learning rate stays outside it

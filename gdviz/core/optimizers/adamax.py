@@ -1,0 +1,84 @@
+"""AdaMax: Adam with the infinity norm in place of the root-mean-square."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .base import (
+    GradFn,
+    Hyper,
+    OptimizerSpec,
+    check_betas,
+    check_eps,
+    check_lr,
+    check_weight_decay,
+    hparam,
+    lerp,
+)
+
+
+@dataclass(frozen=True)
+class AdamaxHyper(Hyper):
+    lr: float = hparam(2e-3, "Learning rate α: the largest step AdaMax takes per iteration.",
+                       minimum=0.0, maximum=10.0, log=True)
+    betas: tuple[float, float] = hparam(
+        (0.9, 0.999), "β1, β2 in [0, 1): decay rates of the running mean of the gradient and "
+        "of the running maximum of |g|.", minimum=0.0, maximum=0.9999)
+    eps: float = hparam(1e-8, "ε: added to |g| so that the denominator is never zero.",
+                        minimum=0.0, maximum=1.0, log=True)
+    weight_decay: float = hparam(0.0, "L2 penalty λ: adds λ·θ to the gradient.",
+                                 minimum=0.0, maximum=1.0, step=0.001)
+
+    def validate(self) -> None:
+        check_lr(self.lr)
+        check_eps(self.eps)
+        check_betas(self.betas)
+        check_weight_decay(self.weight_decay)
+
+
+class AdamaxState(NamedTuple):
+    count: int          # t, steps taken
+    m: np.ndarray       # first moment: running mean of g
+    u: np.ndarray       # exponentially weighted infinity norm: max(β2·u, |g| + ε)
+
+
+def adamax_init(hp: AdamaxHyper, x0: np.ndarray) -> AdamaxState:
+    z = np.zeros_like(x0)
+    return AdamaxState(0, z, z)
+
+
+def adamax_step(hp: AdamaxHyper, s: AdamaxState, x: np.ndarray, grad_fn: GradFn):
+    r"""AdaMax (Kingma & Ba 2014, arXiv:1412.6980, section 7.1), as ``torch.optim.Adamax``.
+
+    .. math::
+        g_t &= \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        u_t &= \max(\beta_2 u_{t-1},\ |g_t| + \epsilon) \\
+        \theta_t &= \theta_{t-1} - \frac{\alpha}{1-\beta_1^t}\,\frac{m_t}{u_t}
+
+    torch adds ε to :math:`|g_t|` inside the max (the paper has no ε).
+    """
+    b1, b2 = hp.betas
+    t = s.count + 1
+    g = grad_fn(x)
+    if hp.weight_decay:
+        g = g + hp.weight_decay * x
+    m = lerp(s.m, g, 1.0 - b1)
+    u = np.abs(g)
+    u += hp.eps
+    np.maximum(b2 * s.u, u, out=u)
+    step = m / u
+    step *= hp.lr / (1.0 - b1**t)
+    return x - step, AdamaxState(t, m, u)
+
+
+ADAMAX = OptimizerSpec(
+    name="adamax", title="AdaMax", hyper=AdamaxHyper, init=adamax_init, step=adamax_step,
+    paper="Kingma & Ba 2014, arXiv:1412.6980, section 7.1", momentum_field="betas",
+    legend_keys=("lr", "betas"), torch_class="Adamax",
+)
+
+SPECS = [ADAMAX]

@@ -1,0 +1,105 @@
+"""RAdam: Adam whose adaptive step is switched on only once its variance is tractable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .base import (
+    GradFn,
+    Hyper,
+    OptimizerSpec,
+    check_betas,
+    check_eps,
+    check_lr,
+    check_weight_decay,
+    hparam,
+    lerp,
+)
+
+
+@dataclass(frozen=True)
+class RAdamHyper(Hyper):
+    lr: float = hparam(1e-3, "Learning rate α: about the largest step RAdam takes per "
+                       "iteration.", minimum=0.0, maximum=10.0, log=True)
+    betas: tuple[float, float] = hparam(
+        (0.9, 0.999), "β1, β2 in [0, 1): decay rates of the running mean of the gradient "
+        "(momentum) and of its square.", minimum=0.0, maximum=0.9999)
+    eps: float = hparam(1e-8, "ε: added to the denominator so that it is never zero.",
+                        minimum=0.0, maximum=1.0, log=True)
+    weight_decay: float = hparam(0.0, "Weight decay λ: adds λ·θ to the gradient, or shrinks θ "
+                                 "by α·λ when decoupled.", minimum=0.0, maximum=1.0, step=0.001)
+    decoupled_weight_decay: bool = hparam(
+        False, "Decoupled weight decay (RAdamW): shrink θ directly instead of adding λ·θ to "
+        "the gradient.")
+
+    def validate(self) -> None:
+        check_lr(self.lr)
+        check_eps(self.eps)
+        check_betas(self.betas)
+        check_weight_decay(self.weight_decay)
+
+
+class RAdamState(NamedTuple):
+    count: int          # t, steps taken
+    m: np.ndarray       # first moment: running mean of g
+    v: np.ndarray       # second moment: running mean of g²
+
+
+def radam_init(hp: RAdamHyper, x0: np.ndarray) -> RAdamState:
+    z = np.zeros_like(x0)
+    return RAdamState(0, z, z)
+
+
+def radam_step(hp: RAdamHyper, s: RAdamState, x: np.ndarray, grad_fn: GradFn):
+    r"""RAdam (Liu et al. 2020, 'On the Variance of the Adaptive Learning Rate and Beyond',
+    ICLR, Algorithm 2), as ``torch.optim.RAdam``.
+
+    .. math::
+        g_t &= \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad \hat m_t = m_t/(1-\beta_1^t) \\
+        v_t &= \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        \rho_\infty &= 2/(1-\beta_2) - 1, \quad
+        \rho_t = \rho_\infty - 2t\beta_2^t/(1-\beta_2^t) \\
+        r_t &= \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}
+        \\
+        \theta_t &= \theta_{t-1} - \alpha\,\hat m_t\, r_t\,
+            \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon} \quad (\rho_t > 5) \\
+        \theta_t &= \theta_{t-1} - \alpha\,\hat m_t \quad (\rho_t \le 5:\ \text{plain momentum})
+    """
+    b1, b2 = hp.betas
+    t = s.count + 1
+    g = grad_fn(x)
+    if hp.weight_decay:
+        if hp.decoupled_weight_decay:
+            x = x * (1.0 - hp.lr * hp.weight_decay)
+        else:
+            g = g + hp.weight_decay * x
+    m = lerp(s.m, g, 1.0 - b1)
+    v = b2 * s.v
+    v += (1.0 - b2) * (g * g)
+    bc1 = 1.0 - b1**t
+    bc2 = 1.0 - b2**t
+    step = m / bc1
+    step *= hp.lr
+    rho_inf = 2.0 / (1.0 - b2) - 1.0
+    rho_t = rho_inf - 2.0 * t * b2**t / bc2
+    if rho_t > 5.0:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        denom = np.sqrt(v)
+        denom += hp.eps
+        step *= bc2**0.5 / denom
+        step *= rect
+    return x - step, RAdamState(t, m, v)
+
+
+RADAM = OptimizerSpec(
+    name="radam", title="RAdam", hyper=RAdamHyper, init=radam_init, step=radam_step,
+    paper="Liu et al. 2020, 'On the Variance of the Adaptive Learning Rate and Beyond' (ICLR)",
+    momentum_field="betas", legend_keys=("lr", "betas"), torch_class="RAdam",
+)
+
+SPECS = [RADAM]

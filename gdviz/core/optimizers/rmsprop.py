@@ -1,0 +1,102 @@
+"""RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .base import (
+    GradFn,
+    Hyper,
+    OptimizerSpec,
+    check_eps,
+    check_lr,
+    check_nonnegative,
+    check_unit,
+    check_weight_decay,
+    hparam,
+)
+
+
+@dataclass(frozen=True)
+class RMSpropHyper(Hyper):
+    lr: float = hparam(1e-2, "Learning rate η: the step is about η per coordinate.",
+                       minimum=0.0, maximum=10.0, log=True)
+    alpha: float = hparam(0.99, "Smoothing constant α in [0, 1): decay rate of the running "
+                          "mean of g² (larger = longer memory).", minimum=0.0, maximum=0.999,
+                          step=0.01)
+    eps: float = hparam(1e-8, "ε: added to the root-mean-square so that it is never zero.",
+                        minimum=0.0, maximum=1.0, log=True)
+    weight_decay: float = hparam(0.0, "L2 penalty λ: adds λ·θ to the gradient.",
+                                 minimum=0.0, maximum=1.0, step=0.001)
+    momentum: float = hparam(0.0, "Momentum μ: keeps a velocity of the scaled gradients "
+                             "(0 = none).", minimum=0.0, maximum=0.999, step=0.01)
+    centered: bool = hparam(False, "Centered: divide by an estimate of the gradient's standard "
+                            "deviation (subtract the squared running mean) instead of its RMS.")
+
+    def validate(self) -> None:
+        check_lr(self.lr)
+        check_unit(self.alpha, "alpha")
+        check_eps(self.eps)
+        check_weight_decay(self.weight_decay)
+        check_nonnegative(self.momentum, "momentum")
+
+
+class RMSpropState(NamedTuple):
+    square_avg: np.ndarray   # v: running mean of g²
+    grad_avg: np.ndarray     # running mean of g (centered only; zeros otherwise)
+    buf: np.ndarray          # momentum buffer (momentum > 0 only; zeros otherwise)
+
+
+def rmsprop_init(hp: RMSpropHyper, x0: np.ndarray) -> RMSpropState:
+    z = np.zeros_like(x0)
+    return RMSpropState(z, z, z)
+
+
+def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: GradFn):
+    r"""RMSprop (Hinton, Coursera lecture 6e, 2012), as ``torch.optim.RMSprop``.
+
+    .. math::
+        g_t &= \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        v_t &= \alpha v_{t-1} + (1-\alpha) g_t^2 \\
+        \bar g_t &= \alpha \bar g_{t-1} + (1-\alpha) g_t \quad\text{(centered)} \\
+        d_t &= \sqrt{v_t - \bar g_t^2} + \epsilon \ \text{(centered)}
+               \quad\text{else}\quad \sqrt{v_t} + \epsilon \\
+        b_t &= \mu b_{t-1} + g_t / d_t, \quad \theta_t = \theta_{t-1} - \eta b_t
+               \quad\text{(momentum > 0)} \\
+        \theta_t &= \theta_{t-1} - \eta\, g_t / d_t \quad\text{(otherwise)}
+
+    No bias correction; ε is outside the square root.
+    """
+    g = grad_fn(x)
+    if hp.weight_decay:
+        g = g + hp.weight_decay * x
+    a = hp.alpha
+    sq = a * s.square_avg
+    sq += (1.0 - a) * (g * g)
+    grad_avg = s.grad_avg
+    if hp.centered:
+        grad_avg = s.grad_avg + (1.0 - a) * (g - s.grad_avg)   # torch's lerp
+        denom = np.sqrt(sq - grad_avg * grad_avg)
+    else:
+        denom = np.sqrt(sq)
+    denom += hp.eps
+    buf = s.buf
+    if hp.momentum > 0:
+        buf = hp.momentum * buf + g / denom
+        return x - hp.lr * buf, RMSpropState(sq, grad_avg, buf)
+    step = g / denom
+    step *= hp.lr
+    return x - step, RMSpropState(sq, grad_avg, buf)
+
+
+RMSPROP = OptimizerSpec(
+    name="rmsprop", title="RMSprop", hyper=RMSpropHyper, init=rmsprop_init, step=rmsprop_step,
+    paper="Tieleman & Hinton 2012, Coursera 'Neural Networks for Machine Learning', lecture 6e",
+    momentum_field="momentum", legend_keys=("lr", "alpha", "momentum", "centered"),
+    torch_class="RMSprop",
+)
+
+SPECS = [RMSPROP]
