@@ -1,12 +1,37 @@
-"""A session: everything needed to put the app back as it was (and to render it headless)."""
+"""A session: everything needed to put the app back as it was (and to render it headless).
+
+Saved as versioned JSON::
+
+    {"format": "gdviz-session", "version": 1,
+     "objective": "rosenbrock",            # a built-in's name or a typed expression
+     "view": [[-2, 2], [-1, 3]] | null,     # visible range per axis, null = the bounds
+     "runs": [RunSpec.to_dict(), ...],      # hyperparameters, schedules, noise, seed, colour...
+     "starts": [[-1.5, 2.5], ...],
+     "speed": 30.0, "max_steps": 1000}
+
+``load_session``/``from_json`` check everything (the objective and every run are built) and
+raise ``SessionError`` with a one-line message for any bad file -- never a KeyError, TypeError
+or JSONDecodeError.  ``save_session`` writes atomically.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from .runspec import RunSpec
 
 SESSION_VERSION = 1
+SESSION_FORMAT = "gdviz-session"
+
+
+class SessionError(ValueError):
+    """A session that cannot be loaded; the message names the file and what is wrong."""
 
 
 @dataclass
@@ -17,3 +42,153 @@ class Session:
     starts: list[tuple[float, ...]] = field(default_factory=list)  # start points
     speed: float = 30.0                           # iterations per second
     max_steps: int = 1000
+
+
+def resolve_objective(text: str):
+    """A built-in objective's name, else a typed expression; ValueError if neither."""
+    from .expression import objective_from_expression
+    from .objectives import OBJECTIVES, get_objective
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("Invalid objective: empty")
+    if text.strip().lower() in OBJECTIVES:
+        return get_objective(text.strip())
+    return objective_from_expression(text)
+
+
+# ---------------------------------------------------------------------------- writing
+
+def to_dict(session: Session) -> dict[str, Any]:
+    return {
+        "format": SESSION_FORMAT,
+        "version": SESSION_VERSION,
+        "objective": session.objective,
+        "view": None if session.view is None else [[float(lo), float(hi)]
+                                                   for lo, hi in session.view],
+        "runs": [r.to_dict() for r in session.runs],
+        "starts": [[float(c) for c in p] for p in session.starts],
+        "speed": float(session.speed),
+        "max_steps": int(session.max_steps),
+    }
+
+
+def to_json(session: Session) -> str:
+    return json.dumps(to_dict(session), indent=2, allow_nan=False)
+
+
+def save_session(session: Session, path: str | os.PathLike[str]) -> Path:
+    """Write ``session`` to ``path`` atomically (OSError if the folder is not writable)."""
+    p = Path(path)
+    text = to_json(session)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
+                               suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+# ---------------------------------------------------------------------------- reading
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def from_dict(d: Any, source: str = "the data") -> Session:
+    """Check and build a Session from a parsed JSON document (SessionError if anything's off)."""
+    def bad(why: str) -> SessionError:
+        return SessionError(f"{source} is not a gdviz session: {why}")
+
+    if not isinstance(d, dict):
+        raise bad(f"expected a JSON object, found {type(d).__name__}")
+    if d.get("format") != SESSION_FORMAT:
+        raise bad(f"format is {d.get('format')!r}, expected {SESSION_FORMAT!r}")
+    version = d.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise bad(f"invalid version {version!r}")
+    if version > SESSION_VERSION:
+        raise SessionError(f"{source} was saved by a newer gdviz (version {version}); "
+                           f"this gdviz reads version {SESSION_VERSION}")
+    missing = [k for k in ("objective", "runs", "starts") if k not in d]
+    if missing:
+        raise bad(f"missing field(s): {', '.join(missing)}")
+
+    objective = d["objective"]
+    if not isinstance(objective, str):
+        raise bad(f"objective must be text, found {type(objective).__name__}")
+    try:
+        obj = resolve_objective(objective)
+    except (ValueError, TypeError) as e:
+        raise bad(f"objective: {e}") from None
+
+    view = d.get("view")
+    if view is not None:
+        if not (isinstance(view, list) and len(view) == obj.dim
+                and all(isinstance(r, list) and len(r) == 2 and all(_number(v) for v in r)
+                        and r[0] < r[1] for r in view)):
+            raise bad(f"view must be {obj.dim} [low, high] pair(s), found {view!r}")
+        view = tuple((float(lo), float(hi)) for lo, hi in view)
+
+    raw_runs = d["runs"]
+    if not isinstance(raw_runs, list):
+        raise bad(f"runs must be a list, found {type(raw_runs).__name__}")
+    runs = []
+    for i, r in enumerate(raw_runs):
+        try:
+            runs.append(RunSpec.from_dict(r))
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            raise bad(f"run {i + 1}: {e}") from None
+        if runs[-1].color is not None and not isinstance(runs[-1].color, str):
+            raise bad(f"run {i + 1}: colour must be text")
+        if not isinstance(runs[-1].visible, bool):
+            raise bad(f"run {i + 1}: visible must be true or false")
+
+    raw_starts = d["starts"]
+    if not isinstance(raw_starts, list):
+        raise bad(f"starts must be a list, found {type(raw_starts).__name__}")
+    starts = []
+    for p in raw_starts:
+        if not (isinstance(p, list) and len(p) == obj.dim and all(_number(c) for c in p)):
+            raise bad(f"start point {p!r} needs {obj.dim} finite number(s)")
+        starts.append(tuple(float(c) for c in p))
+
+    speed = d.get("speed", 30.0)
+    if not (_number(speed) and speed > 0):
+        raise bad(f"speed must be a positive number, found {speed!r}")
+    max_steps = d.get("max_steps", 1000)
+    if not (isinstance(max_steps, int) and not isinstance(max_steps, bool) and max_steps >= 1):
+        raise bad(f"max_steps must be a whole number >= 1, found {max_steps!r}")
+    return Session(objective=objective, view=view, runs=runs, starts=starts,
+                   speed=float(speed), max_steps=max_steps)
+
+
+def from_json(text: str | bytes, source: str = "the data") -> Session:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SessionError(f"{source} is not a gdviz session: not UTF-8 text") from None
+    if not text.strip():
+        raise SessionError(f"{source} is not a gdviz session: the file is empty")
+    try:
+        d = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise SessionError(f"{source} is not a gdviz session: invalid JSON ({e})") from None
+    return from_dict(d, source)
+
+
+def load_session(path: str | os.PathLike[str]) -> Session:
+    """Read a session file; SessionError (a ValueError) for unreadable or invalid files."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise SessionError(f"Cannot read {p}: {e.strerror or e}") from None
+    return from_json(data, str(p))

@@ -1,0 +1,220 @@
+"""GIF writer: read the files back with Pillow and check what was asked for."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gdviz.export.atomic import ExportCancelled, ExportError, check_writable, human_size
+from gdviz.export.gif import (
+    PaletteMapper,
+    build_palette,
+    frame_duration_ms,
+    read_gif_info,
+    write_gif,
+    write_png,
+)
+
+ORANGE, BLUE = (230, 159, 0), (86, 180, 233)
+
+
+def background(h=60, w=80):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([xx * 3, yy * 3, (xx + yy)], -1).clip(0, 255).astype(np.uint8)
+
+
+def moving_frames(n=12, h=60, w=80, still_after=None):
+    bg = background(h, w)
+    for i in range(n):
+        f = bg.copy()
+        k = i if still_after is None else min(i, still_after)
+        f[20:26, 5 + 5 * k: 11 + 5 * k] = ORANGE
+        f[40:46, 60 - 4 * k: 66 - 4 * k] = BLUE
+        yield f
+
+
+def centroid(rgb, color):
+    ys, xs = np.nonzero((rgb == color).all(axis=2))
+    assert len(xs), f"colour {color} not found"
+    return xs.mean(), ys.mean()
+
+
+def frames_of(path):
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB")))
+        return out
+
+
+def test_gif_reads_back(tmp_path):
+    path = tmp_path / "a.gif"
+    res = write_gif(path, moving_frames(12), fps=20, loop=0, colors=["#E69F00", "#56B4E9"],
+                    comment="gdviz render --test")
+    assert res.frames == 12 and res.bytes == path.stat().st_size
+    info = read_gif_info(path)
+    assert info["frames"] == 12
+    assert info["durations"] == [50] * 12
+    assert info["size"] == (80, 60)
+    assert info["loop"] == 0
+    assert info["comment"] == b"gdviz render --test"
+    frames = frames_of(path)
+    x0, _ = centroid(frames[0], ORANGE)
+    x1, _ = centroid(frames[-1], ORANGE)
+    assert x1 - x0 == pytest.approx(55)
+    b0, _ = centroid(frames[0], BLUE)
+    b1, _ = centroid(frames[-1], BLUE)
+    assert b0 - b1 == pytest.approx(44)
+    with Image.open(path) as im:
+        pal = np.array(im.getpalette()).reshape(-1, 3)
+        assert im.info.get("transparency") is not None or True
+    rows = {tuple(c) for c in pal.tolist()}
+    assert {ORANGE, BLUE, (0, 0, 0), (255, 255, 255)} <= rows
+
+
+def test_identical_frames_are_kept(tmp_path):
+    path = tmp_path / "still.gif"
+    write_gif(path, moving_frames(10, still_after=3), fps=25)
+    info = read_gif_info(path)
+    assert info["frames"] == 10
+    assert info["durations"] == [40] * 10
+    frames = frames_of(path)
+    for f in frames[4:]:
+        np.testing.assert_array_equal(f, frames[3])
+
+
+def test_loop_variants(tmp_path):
+    write_gif(tmp_path / "once.gif", moving_frames(3), loop=None)
+    assert read_gif_info(tmp_path / "once.gif")["loop"] is None
+    write_gif(tmp_path / "three.gif", moving_frames(3), loop=3)
+    assert read_gif_info(tmp_path / "three.gif")["loop"] == 3
+    with pytest.raises(ExportError, match="loop"):
+        write_gif(tmp_path / "bad.gif", moving_frames(3), loop=-1)
+
+
+def test_fps_to_duration():
+    assert frame_duration_ms(25) == 40
+    assert frame_duration_ms(10) == 100
+    assert frame_duration_ms(30) == 30
+    with pytest.raises(ExportError):
+        frame_duration_ms(0)
+
+
+def test_cancel_leaves_nothing(tmp_path):
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        return done < 5
+
+    with pytest.raises(ExportCancelled):
+        write_gif(tmp_path / "c.gif", moving_frames(12), total=12, progress=progress)
+    assert calls[-1] == (5, 12)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_error_midway_leaves_nothing(tmp_path):
+    def frames():
+        yield from moving_frames(4)
+        raise RuntimeError("renderer died")
+
+    with pytest.raises(RuntimeError):
+        write_gif(tmp_path / "e.gif", frames())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_file_kept_on_cancel(tmp_path):
+    path = tmp_path / "keep.gif"
+    path.write_bytes(b"old")
+    with pytest.raises(ExportCancelled):
+        write_gif(path, moving_frames(5), progress=lambda d, t: False)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.gif"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_dir(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        def never():
+            raise AssertionError("frames must not be rendered")
+            yield
+
+        with pytest.raises(ExportError, match="Permission denied"):
+            write_gif(ro / "x.gif", never())
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)
+
+
+def test_missing_dir_and_directory_target(tmp_path):
+    with pytest.raises(ExportError, match=r"Cannot write .*No such directory"):
+        write_gif(tmp_path / "nope" / "x.gif", moving_frames(2))
+    with pytest.raises(ExportError, match="Is a directory"):
+        check_writable(tmp_path)
+    with pytest.raises(ExportError, match="No frames"):
+        write_gif(tmp_path / "empty.gif", iter(()))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frame_size_mismatch(tmp_path):
+    def frames():
+        yield np.zeros((10, 10, 3), np.uint8)
+        yield np.zeros((11, 10, 3), np.uint8)
+
+    with pytest.raises(ExportError, match="expected 10x10"):
+        write_gif(tmp_path / "m.gif", frames())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_palette_and_mapper():
+    bg = background()
+    pal = build_palette([bg], ["#E69F00", "#123456"], max_colors=40)
+    assert len(pal) <= 40
+    assert len({tuple(c) for c in pal.tolist()}) == len(pal)
+    assert tuple(pal[0]) == ORANGE and tuple(pal[1]) == (0x12, 0x34, 0x56)
+    m = PaletteMapper(pal)
+    img = bg.copy()
+    img[0, 0] = ORANGE
+    idx = m.map(img)
+    assert idx.shape == bg.shape[:2] and idx.dtype == np.uint8
+    assert idx[0, 0] == 0
+    # every pixel maps to its nearest palette entry
+    d = ((bg[:, :, None, :].astype(int) - pal[None, None].astype(int)) ** 2).sum(-1)
+    np.testing.assert_array_equal(idx[1:], d.argmin(-1)[1:])
+    np.testing.assert_array_equal(m.map(img), idx)  # cached path gives the same
+
+
+def test_png(tmp_path):
+    f = background()
+    write_png(tmp_path / "s.png", f, comment="hi")
+    with Image.open(tmp_path / "s.png") as im:
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), f)
+        assert im.text["Comment"] == "hi"
+
+
+def test_human_size():
+    assert human_size(100) == "100 B"
+    assert human_size(1536) == "1.5 KB"
+    assert human_size(3 * 1024 * 1024) == "3.0 MB"
+
+
+def test_permission_denied_even_as_root(tmp_path, monkeypatch):
+    import tempfile
+
+    def deny(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
+
+    def never():
+        raise AssertionError("frames must not be rendered")
+        yield
+
+    with pytest.raises(ExportError, match=r"^Cannot write .*x\.gif: Permission denied$"):
+        write_gif(tmp_path / "x.gif", never())
+    assert list(tmp_path.iterdir()) == []
