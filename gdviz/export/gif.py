@@ -164,8 +164,8 @@ def _pillow_loop(loop: int | None) -> dict:
 
 def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps: float = 25,
               loop: int | None = 0, colors: Iterable = (), comment: str | None = None,
-              sample: Sequence[np.ndarray] | None = None, total: int = 0,
-              progress: Progress | None = None) -> GifResult:
+              sample: Sequence[np.ndarray] | None = None, sample_extra: Sequence = (),
+              total: int = 0, progress: Progress | None = None) -> GifResult:
     """Write ``frames`` (``(h, w, 3)`` uint8 arrays, all one size) as an animated GIF.
 
     ``colors``: colours that must be exact (the runs' colours).  ``sample``: frames to build the
@@ -181,7 +181,7 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
         first = _as_rgb(next(it))
     except StopIteration:
         raise ExportError("No frames to write") from None
-    palette = build_palette(list(sample) if sample else [first], colors)
+    palette = build_palette(list(sample) if sample else [first, *sample_extra], colors)
     # the twin: a second index with the colour of the top-left pixel's palette entry
     mapper = PaletteMapper(palette)
     first_idx = mapper.map(first)

@@ -1,0 +1,392 @@
+"""``gdviz render``: make a GIF (or MP4, or a PNG of the last frame) without a window.
+
+Frames come from the GUI's own ``Stage`` -- the scene the app shows -- painted offscreen at the
+requested size (``QT_QPA_PLATFORM=offscreen``, no display needed).  Everything the user typed
+is checked before Qt is imported, so mistakes fail fast with one line on stderr and exit code 2.
+
+``export_animation`` is the in-process entry point shared by the CLI, the app's Export dialog
+and the benchmark: it always starts from the session's start points, on its own Controller and
+Stage, so the app's view is never disturbed.
+
+Example::
+
+    gdviz render --objective rosenbrock --run adam:lr=0.05 --run sgd:lr=0.0005 \\
+        --start=-1.5,2.5 --steps 200 --frames 200 --fps 25 --size 800x600 -o adam-vs-sgd.gif
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..core.runspec import RunSpec, parse_run
+from ..core.session import Session, SessionError, load_session, resolve_objective, to_dict
+from .atomic import ExportCancelled, ExportError, check_writable, human_size
+
+FORMATS = (".gif", ".mp4", ".png")
+MAX_SIDE = 4096
+Progress = Callable[[int, int], bool]
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line for stderr."""
+
+
+# ------------------------------------------------------------------------------ frame plans
+
+def frame_targets(steps: int, frames: int) -> list[int]:
+    """The iteration each frame shows: steps spread evenly, the last frame at ``steps``."""
+    if frames < 1:
+        raise ValueError(f"Invalid frames: {frames}")
+    return [((i + 1) * steps) // frames for i in range(frames)]
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    frames: int
+    bytes: int
+    seconds: float
+    iterations: int       # the iteration the last frame shows
+
+    def summary(self, fps: float | None = None, size: tuple[int, int] | None = None) -> str:
+        parts = [f"{self.frames} frame{'s' if self.frames != 1 else ''}"]
+        if fps and self.path.suffix.lower() != ".png":
+            parts[0] += f" at {fps:g} fps"
+        if size:
+            parts.append(f"{size[0]}x{size[1]}")
+        parts.append(f"{self.iterations} iterations")
+        return (f"Wrote {self.path} ({human_size(self.bytes)}): {', '.join(parts)}, "
+                f"in {self.seconds:.1f} s")
+
+
+def _ensure_app():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication(["gdviz-render"])
+
+
+def export_animation(session: Session, path: str | os.PathLike[str], *,
+                     steps: int | None = None, frames: int = 100, per_frame: int | None = None,
+                     until_done: bool = False, fps: float = 25, size: tuple[int, int] = (640, 480),
+                     trails: bool = True, legend: bool = True, loss_plot: bool = False,
+                     loop: int | None = 0, comment: str | None = None,
+                     progress: Progress | None = None, stage_factory=None) -> ExportResult:
+    """Render ``session`` from its start points to ``path`` (.gif, .mp4 or .png).
+
+    Frame ``i`` shows iteration ``(i + 1) * steps // frames`` -- or, with ``per_frame``,
+    ``(i + 1) * per_frame``; with ``until_done`` frames stop once every run has converged or
+    diverged (``frames`` is then the cap).  ``progress(done, total)`` returning False cancels
+    (``ExportCancelled``); nothing is written on cancel or error.  Needs Qt (a QApplication is
+    made if there is none).
+    """
+    t0 = time.perf_counter()
+    path = check_writable(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ExportError(f"Cannot write {path}: unknown format (use {', '.join(FORMATS)})")
+    if per_frame is not None:
+        targets = [(i + 1) * int(per_frame) for i in range(int(frames))]
+    else:
+        if steps is None:
+            raise ValueError("export_animation needs steps or per_frame")
+        targets = frame_targets(int(steps), int(frames))
+    width, height = size
+    if suffix == ".mp4":
+        from .video import MP4_MISSING, mp4_available
+        if not mp4_available():
+            raise ExportError(MP4_MISSING)
+
+    _ensure_app()
+    from ..gui.controller import Controller
+    from ..gui.stage import Stage
+
+    ctl = Controller()
+    ctl.apply_session(copy.deepcopy(session))
+    ctl.set_max_steps(max(targets[-1], 1))
+    stage = (stage_factory or Stage)(ctl)
+    colors = [r.color for r in ctl.runs if r.color and r.visible]
+
+    def render():
+        return stage.render(width, height, trails=trails, legend=legend, loss_plot=loss_plot)
+
+    def final_frame():
+        ctl.reset()
+        ctl.step(targets[-1])
+        return render()
+
+    shown = [0]
+
+    def frames_iter() -> Iterator:
+        done = 0
+        for t in targets:
+            if t > done:
+                ctl.step(t - done)
+                done = t
+            shown[0] = ctl.iteration
+            yield render()
+            if until_done and ctl.is_done():
+                return
+
+    try:
+        if suffix == ".png":
+            from .gif import write_png
+            frame = final_frame()
+            shown[0] = ctl.iteration
+            write_png(path, frame, comment=comment)
+            n = 1
+            if progress is not None:
+                progress(1, 1)
+        elif suffix == ".gif":
+            from .gif import write_gif
+            last = final_frame()     # the palette is built from the last and first frames
+            ctl.reset()
+            res = write_gif(path, frames_iter(), fps=fps, loop=loop, colors=colors,
+                            comment=comment, sample=None, total=len(targets),
+                            progress=progress, sample_extra=[last])
+            n = res.frames
+        else:
+            from .video import write_mp4
+            ctl.reset()
+            n = write_mp4(path, frames_iter(), fps=fps, comment=comment, total=len(targets),
+                          progress=progress)
+    finally:
+        ctl.pause()
+        stage.deleteLater()
+        ctl.deleteLater()
+    return ExportResult(path, n, path.stat().st_size, time.perf_counter() - t0, shown[0])
+
+
+# ------------------------------------------------------------------------------ command line
+
+_VALUE_OPTS = ("--start", "--objective")
+
+
+def _glue_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--start -1.5,2`` -> ``--start=-1.5,2`` (argparse reads ``-1.5,2`` as an option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _VALUE_OPTS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2, no usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gdviz render", description="Render an animation of optimizers without "
+                "opening a window. Frames come from the same scene the app shows.")
+    p.add_argument("--objective", help="a built-in objective's name or an expression in x, y")
+    p.add_argument("--run", action="append", default=[], metavar="NAME[:key=value,...]",
+                   help="a run, e.g. adam:lr=0.05 (repeatable; same syntax as the app)")
+    p.add_argument("--start", action="append", default=[], metavar="X[,Y]",
+                   help="a start point (repeatable), e.g. --start=-1.5,2.5")
+    p.add_argument("--steps", type=int, help="iterations in all (default 200)")
+    p.add_argument("--frames", type=int, help="frames in all (default: steps, at most 200)")
+    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    p.add_argument("--size", default="640x480", help="WIDTHxHEIGHT in pixels (default 640x480)")
+    p.add_argument("-o", "--output", default="gdviz.gif",
+                   help="output file: .gif, .mp4, or .png (the last frame)")
+    p.add_argument("--session", help="start from a saved session; other options override it")
+    p.add_argument("--trails", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the paths behind the balls (default on)")
+    p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the legend (default on)")
+    p.add_argument("--loss-plot", action="store_true", help="add the loss plot under the canvas")
+    p.add_argument("--loop", type=int, default=0,
+                   help="GIF loop count: 0 = forever (default), -1 = play once, N = N loops")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    return p
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[x×X*]\s*(\d+)\s*", text or "")
+    if not m:
+        raise UsageError(f"invalid --size {text!r} (expected WIDTHxHEIGHT, e.g. 800x600)")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
+        raise UsageError(f"invalid --size {text!r} (each side must be 16..{MAX_SIDE} pixels)")
+    return w, h
+
+
+def parse_start(text: str) -> tuple[float, ...]:
+    try:
+        p = tuple(float(c) for c in text.split(","))
+    except ValueError:
+        raise UsageError(f"invalid --start {text!r} (expected X or X,Y)") from None
+    if not 1 <= len(p) <= 2 or not all(abs(c) < float("inf") for c in p):
+        raise UsageError(f"invalid --start {text!r} (expected X or X,Y, finite numbers)")
+    return p
+
+
+@dataclass
+class RenderJob:
+    session: Session
+    output: Path
+    steps: int
+    frames: int
+    fps: float
+    size: tuple[int, int]
+    trails: bool
+    legend: bool
+    loss_plot: bool
+    loop: int | None
+    quiet: bool
+    default_runs: bool     # no --run and no session: the app's default runs
+    command: str
+
+
+def plan(argv: Sequence[str]) -> RenderJob:
+    """Parse and check everything (no Qt); UsageError with one line on any problem."""
+    args = build_parser().parse_args(_glue_negative_values(list(argv)))
+    if args.session:
+        try:
+            session = load_session(args.session)
+        except SessionError as e:
+            raise UsageError(str(e)) from None
+    else:
+        session = Session(runs=[], starts=[])
+    if args.objective is not None:
+        if args.objective != session.objective:
+            session.view = None
+            if not args.start:
+                session.starts = []
+        session.objective = args.objective
+    try:
+        obj = resolve_objective(session.objective)
+    except ValueError as e:
+        raise UsageError(f"--objective: {e}") from None
+    if args.run:
+        runs: list[RunSpec] = []
+        for text in args.run:
+            try:
+                runs.append(parse_run(text))
+            except ValueError as e:
+                raise UsageError(f"--run {text}: {e}") from None
+        session.runs = runs
+    if args.start:
+        starts = [parse_start(s) for s in args.start]
+        for s in starts:
+            if len(s) != obj.dim:
+                raise UsageError(f"invalid --start {','.join(f'{c:g}' for c in s)}: "
+                                 f"{obj.name} needs {obj.dim} coordinate(s)")
+        session.starts = starts
+    steps = args.steps if args.steps is not None else 200
+    if steps < 1 or steps > 1_000_000:
+        raise UsageError(f"invalid --steps {steps} (need 1..1000000)")
+    frames = args.frames if args.frames is not None else min(steps, 200)
+    if frames < 1 or frames > 10_000:
+        raise UsageError(f"invalid --frames {frames} (need 1..10000)")
+    if not (0 < args.fps <= 100):
+        raise UsageError(f"invalid --fps {args.fps:g} (need 0 < fps <= 100)")
+    if args.loop < -1 or args.loop > 65535:
+        raise UsageError(f"invalid --loop {args.loop} (0 = forever, -1 = once, N = N loops)")
+    size = parse_size(args.size)
+    out = Path(args.output)
+    if out.suffix.lower() not in FORMATS:
+        raise UsageError(f"invalid --output {args.output!r} (use a .gif, .mp4 or .png name)")
+    if out.suffix.lower() == ".mp4":
+        from .video import MP4_MISSING, mp4_available
+        if not mp4_available():
+            raise UsageError(MP4_MISSING)
+    try:
+        check_writable(out)
+    except ExportError as e:
+        raise UsageError(str(e)) from None
+    session.max_steps = max(session.max_steps, steps)
+    return RenderJob(session, out, steps, frames, args.fps, size, args.trails, args.legend,
+                     args.loss_plot, None if args.loop == -1 else args.loop, args.quiet,
+                     not args.run and not args.session, "gdviz render " + shlex.join(argv))
+
+
+def describe(job: RenderJob, session: Session) -> str:
+    """The GIF comment: how this file was made, enough to make it again."""
+    d = to_dict(session)
+    settings = {"steps": job.steps, "frames": job.frames, "fps": job.fps,
+                "size": f"{job.size[0]}x{job.size[1]}", "trails": job.trails,
+                "legend": job.legend, "loss_plot": job.loss_plot, "loop": job.loop}
+    return (f"Made with gdviz {__version__}: {job.command}\n"
+            f"settings: {json.dumps(settings, separators=(',', ':'))}\n"
+            f"session: {json.dumps(d, separators=(',', ':'))}")
+
+
+class _Bar:
+    def __init__(self, stream, label: str) -> None:
+        self.stream, self.label, self.last = stream, label, -1.0
+
+    def __call__(self, done: int, total: int) -> bool:
+        now = time.perf_counter()
+        if done < total and now - self.last < 0.1:
+            return True
+        self.last = now
+        frac = done / total if total else 0.0
+        n = int(30 * frac)
+        self.stream.write(f"\r{self.label} [{'#' * n}{'.' * (30 - n)}] {done}/{total}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+        return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        build_parser().print_help()
+        return 0
+    try:
+        job = plan(argv)
+    except UsageError as e:
+        print(f"gdviz render: error: {e}", file=sys.stderr)
+        return 2
+    session = job.session
+    if job.default_runs:
+        from ..gui.controller import default_runs
+        session.runs = default_runs()
+    # colours as the app would assign them, so the comment and the palette say what is drawn
+    from ..core.runspec import PALETTE
+    used = {(r.color or "").upper() for r in session.runs}
+    free = [c for c in PALETTE if c.upper() not in used]
+    for r in session.runs:
+        if not r.color:
+            r.color = free.pop(0) if free else PALETTE[0]
+    bar = _Bar(sys.stderr, job.output.name) if sys.stderr.isatty() and not job.quiet else None
+    try:
+        res = export_animation(session, job.output, steps=job.steps, frames=job.frames,
+                               fps=job.fps, size=job.size, trails=job.trails, legend=job.legend,
+                               loss_plot=job.loss_plot, loop=job.loop,
+                               comment=describe(job, session), progress=bar)
+    except KeyboardInterrupt:
+        print("\ngdviz render: interrupted, nothing written", file=sys.stderr)
+        return 130
+    except ExportCancelled:
+        print("gdviz render: cancelled, nothing written", file=sys.stderr)
+        return 1
+    except (ExportError, ValueError) as e:
+        print(f"gdviz render: error: {e}", file=sys.stderr)
+        return 2
+    if not job.quiet:
+        where = {".gif": "the GIF comment", ".png": "the PNG Comment text",
+                 ".mp4": "the MP4 comment metadata"}[job.output.suffix.lower()]
+        print(res.summary(job.fps, job.size) + f"; settings in {where}")
+    return 0
