@@ -22,7 +22,7 @@ PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#C
 class RunSpec:
     optimizer: str                                      # registry name, e.g. "adam"
     hyper: dict[str, Any] = field(default_factory=dict)  # only the values set, the rest default
-    lr_schedule: dict[str, Any] | None = None           # e.g. {"kind": "cosine", "total_steps": 200}
+    lr_schedule: dict[str, Any] | None = None           # e.g. {"kind": "exponential", ...}
     momentum_schedule: dict[str, Any] | None = None
     noise: float = 0.0
     seed: int = 0

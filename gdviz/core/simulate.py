@@ -53,7 +53,7 @@ def advance(obj: Objective, opt: Optimizer, rs: RunState) -> RunState:
             x[dead] = frozen[dead]
         # fast path: two reductions (NaN propagates) decide that all points are fine
         hi, lo = x.max(), x.min()
-        if not (-DIVERGENCE_BOUND <= lo and hi <= DIVERGENCE_BOUND):
+        if not (lo >= -DIVERGENCE_BOUND and hi <= DIVERGENCE_BOUND):
             bad = ~(np.abs(x) <= DIVERGENCE_BOUND).all(axis=1)
             new = bad & (diverged_at < 0)
             if new.any():
@@ -86,7 +86,7 @@ class Run:
 
 def point_status(diverged_at: np.ndarray, converged_at: np.ndarray) -> list[PointStatus]:
     out = []
-    for d, c in zip(diverged_at.tolist(), converged_at.tolist()):
+    for d, c in zip(diverged_at.tolist(), converged_at.tolist(), strict=True):
         if d >= 0:
             out.append(PointStatus("diverged", d))
         elif c >= 0:
@@ -107,7 +107,7 @@ def update_converged(converged_at: np.ndarray, t: int, gnorm: np.ndarray,
 
 
 def simulate(obj: Objective, opt: Optimizer, start: np.ndarray, steps: int = 100) -> Run:
-    """Run ``opt`` on ``obj`` from each start point (shape ``(n, dim)``) for ``steps`` iterations."""
+    """Run ``opt`` on ``obj`` from each start point, shape ``(n, dim)``, for ``steps`` steps."""
     if steps < 0:
         raise ValueError(f"Invalid steps: {steps}")
     rs = init_run(obj, opt, start)

@@ -18,8 +18,14 @@ def test_core_imports_no_qt():
 def test_public_api():
     import numpy as np
 
-    from gdviz.core import (OBJECTIVES, OPTIMIZERS, Objective, get_objective, make_optimizer,
-                            simulate)
+    from gdviz.core import (
+        OBJECTIVES,
+        OPTIMIZERS,
+        Objective,
+        get_objective,
+        make_optimizer,
+        simulate,
+    )
 
     assert "rosenbrock" in OBJECTIVES and "adam" in OPTIMIZERS
     obj = get_objective("rosenbrock")
