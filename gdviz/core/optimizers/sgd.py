@@ -13,14 +13,15 @@ from .base import GradFn, Hyper, OptimizerSpec, check_lr, check_weight_decay, hp
 @dataclass(frozen=True)
 class SGDHyper(Hyper):
     lr: float = hparam(1e-3, "Learning rate η: the size of each step along the gradient.",
-                       minimum=0.0, log=True)
+                       minimum=0.0, maximum=10.0, log=True)
     momentum: float = hparam(0.0, "Momentum μ: how much of the previous step is kept (0 = none).",
                              minimum=0.0, maximum=1.0, step=0.05)
     dampening: float = hparam(0.0, "Dampening τ: scales down the new gradient added to the "
                               "momentum buffer.", minimum=0.0, maximum=1.0, step=0.05)
     nesterov: bool = hparam(False, "Nesterov momentum, in torch's form (needs momentum > 0 and "
                             "dampening = 0).")
-    weight_decay: float = hparam(0.0, "L2 penalty λ: adds λ·θ to the gradient.", minimum=0.0)
+    weight_decay: float = hparam(0.0, "L2 penalty λ: adds λ·θ to the gradient.", minimum=0.0,
+                                 maximum=1.0, step=0.001)
 
     def validate(self) -> None:
         check_lr(self.lr)
