@@ -1,0 +1,303 @@
+"""The canvas: the objective's surface and the optimizers' balls and trails. It only draws.
+
+Items are created once per objective (surface, contours, colour bar, minima) and once per run
+set (balls, trails, legend); every frame only calls ``setData``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
+
+from ..core import Objective
+
+GRID = 400          # heatmap resolution per axis
+CONTOUR_GRID = 220  # contour resolution per axis
+N_LEVELS = 12
+TRAIL_BUDGET = 400_000  # most trail vertices drawn per run; longer trails show their last part
+BG = "#15171c"
+
+
+def marching_squares(z: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                     levels) -> np.ndarray:
+    """Contour segments of ``z[iy, ix]`` as an array of point pairs ``(2 m, 2)`` (vectorized)."""
+    out = []
+    A, B, C, D = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]  # corners (x0,y0) (x1,y0) ...
+    lo = np.minimum(np.minimum(A, B), np.minimum(C, D))
+    hi = np.maximum(np.maximum(A, B), np.maximum(C, D))
+    with np.errstate(all="ignore"):
+        for lv in levels:
+            iy, ix = np.nonzero((lo <= lv) & (hi > lv))  # cells the level crosses
+            if iy.size == 0:
+                continue
+            a, b, c, d = A[iy, ix], B[iy, ix], C[iy, ix], D[iy, ix]
+            x0, x1, y0, y1 = xs[ix], xs[ix + 1], ys[iy], ys[iy + 1]
+            pa, pb, pc, pd = a > lv, b > lv, c > lv, d > lv
+            # crossing point on each edge: bottom a-b, right b-c, top d-c, left a-d
+            px = np.stack([x0 + (lv - a) / (b - a) * (x1 - x0), x1,
+                           x0 + (lv - d) / (c - d) * (x1 - x0), x0])
+            py = np.stack([y0, y0 + (lv - b) / (c - b) * (y1 - y0), y1,
+                           y0 + (lv - a) / (d - a) * (y1 - y0)])
+            e = np.stack([pa != pb, pb != pc, pd != pc, pa != pd])
+            cnt = e.sum(axis=0)
+            k = np.arange(iy.size)
+            two = cnt == 2
+            first = np.argmax(e, axis=0)
+            second = 3 - np.argmax(e[::-1], axis=0)
+            p1 = np.stack([px[first, k], py[first, k]], 1)[two]
+            p2 = np.stack([px[second, k], py[second, k]], 1)[two]
+            out.append(np.stack([p1, p2], 1).reshape(-1, 2))
+            four = cnt == 4
+            if four.any():
+                for i, j in ((0, 3), (1, 2)):
+                    p1 = np.stack([px[i][four], py[i][four]], 1)
+                    p2 = np.stack([px[j][four], py[j][four]], 1)
+                    out.append(np.stack([p1, p2], 1).reshape(-1, 2))
+    if not out:
+        return np.empty((0, 2))
+    seg = np.concatenate(out)
+    return seg[np.isfinite(seg).all(axis=1).reshape(-1, 2).all(axis=1).repeat(2)]
+
+
+def colour_values(obj: Objective, f: np.ndarray) -> tuple[np.ndarray, str]:
+    """What the heatmap colours: f itself, or log10(f − min + δ) for steep objectives."""
+    with np.errstate(all="ignore"):
+        if obj.log_scale:
+            finite = f[np.isfinite(f)]
+            lo = finite.min() if finite.size else 0.0
+            span = (finite.max() - lo) if finite.size else 1.0
+            delta = max(span * 1e-6, 1e-12)
+            return np.log10(f - lo + delta), "log₁₀(f − min + δ)"
+        return f, "f(x, y)"
+
+
+class Canvas(pg.PlotWidget):
+    """Draws one objective and the runs of a controller-like source.
+
+    Signals: ``startClicked(float x, float y, bool add)`` – a click (not a drag) on the plot, in
+    data coordinates; ``add`` is True with Shift (add a start instead of replacing).
+    """
+
+    startClicked = Signal(float, float, bool)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent, background=BG)
+        self.plotItem.setMenuEnabled(False)
+        self.plotItem.hideButtons()
+        self.vb = self.plotItem.getViewBox()
+        self.vb.disableAutoRange()
+        self.plotItem.showGrid(False, False)
+        for ax in ("left", "bottom"):
+            a = self.plotItem.getAxis(ax)
+            a.setTextPen("#c8ccd4")
+            a.setPen("#6b7080")
+        self.objective: Objective | None = None
+        self.cmap = pg.colormap.get("viridis")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-20)
+        self.contours = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 70), width=1))
+        self.contours.setZValue(-10)
+        # the surface only changes with the view: let Qt keep it as a pixmap between frames
+        self.contours.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.curve = pg.PlotDataItem(pen=pg.mkPen("#c8ccd4", width=2))
+        self.minima = pg.ScatterPlotItem(symbol="star", size=18, pxMode=True,
+                                         brush=pg.mkBrush("w"), pen=pg.mkPen("#000", width=1))
+        self.minima.setZValue(5)
+        self.starts_item = pg.ScatterPlotItem(symbol="+", size=14, pxMode=True,
+                                              brush=pg.mkBrush("w"), pen=pg.mkPen("w", width=2))
+        self.starts_item.setZValue(6)
+        self.colorbar: pg.ColorBarItem | None = None
+        self.legend = self.plotItem.addLegend(offset=(-10, 10), labelTextColor="#e6e6e6",
+                                              brush=pg.mkBrush(20, 22, 28, 200),
+                                              pen=pg.mkPen("#555"), labelTextSize="10pt")
+        self.balls: list[pg.ScatterPlotItem] = []
+        self.trails: list[pg.PlotDataItem] = []
+        self.show_trails = True
+        for it in (self.image, self.contours, self.curve, self.minima, self.starts_item):
+            self.plotItem.addItem(it)
+        self._z_range: tuple[float, float] | None = None
+        self._regrid = QTimer(self)
+        self._regrid.setSingleShot(True)
+        self._regrid.setInterval(150)
+        self._regrid.timeout.connect(self._recompute_surface)
+        self._applying_range = False
+        self.vb.sigRangeChanged.connect(self._range_changed)
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    # ------------------------------------------------------------------ objective
+    def set_objective(self, obj: Objective, view=None) -> None:
+        self.objective = obj
+        self._z_range = None
+        two = obj.dim == 2
+        self.image.setVisible(two)
+        self.contours.setVisible(two)
+        self.curve.setVisible(not two)
+        if self.colorbar is not None:
+            self.colorbar.setVisible(two)
+        self.plotItem.setLabel("bottom", "x", color="#c8ccd4")
+        self.plotItem.setLabel("left", "y" if two else "f(x)", color="#c8ccd4")
+        if obj.minima:
+            m = np.array(obj.minima, dtype=float)
+            if two:
+                self.minima.setData(m[:, 0], m[:, 1])
+            else:
+                self.minima.setData(m[:, 0], obj.value(m))
+        else:
+            self.minima.setData([], [])
+        self.reset_view(view)
+
+    def data_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The default view: objective.bounds (2-D), or the bounds and f's range there (1-D)."""
+        obj = self.objective
+        if obj.dim == 2:
+            return obj.bounds
+        xs = np.linspace(*obj.bounds[0], 400)
+        with np.errstate(all="ignore"):
+            f = obj.value(xs)
+        f = f[np.isfinite(f)]
+        lo, hi = (float(f.min()), float(f.max())) if f.size else (-1.0, 1.0)
+        pad = 0.08 * ((hi - lo) or 1.0)
+        return obj.bounds[0], (lo - pad, hi + pad)
+
+    def reset_view(self, view=None) -> None:
+        (x0, x1), (y0, y1) = view if view is not None and len(view) == 2 else self.data_bounds()
+        if view is not None and len(view) == 1:
+            y0, y1 = self.data_bounds()[1]
+            x0, x1 = view[0]
+        self._applying_range = True
+        self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self._applying_range = False
+        self._recompute_surface()
+
+    def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        return (float(x0), float(x1)), (float(y0), float(y1))
+
+    def _range_changed(self, *_):
+        if not self._applying_range:
+            self._regrid.start()
+
+    def _recompute_surface(self) -> None:
+        obj = self.objective
+        if obj is None:
+            return
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        if obj.dim == 1:
+            xs = np.linspace(x0, x1, 1200)
+            with np.errstate(all="ignore"):
+                f = obj.value(xs)
+            f = np.where(np.isfinite(f), f, np.nan)
+            self.curve.setData(xs, f, connect="finite")
+            return
+        xs = np.linspace(x0, x1, GRID)
+        ys = np.linspace(y0, y1, GRID)
+        X, Y = np.meshgrid(xs, ys)
+        with np.errstate(all="ignore"):
+            f = obj.f(np.column_stack([X.ravel(), Y.ravel()])).reshape(GRID, GRID)
+        z, label = colour_values(obj, f)
+        finite = z[np.isfinite(z)]
+        if finite.size == 0:
+            finite = np.zeros(1)
+        lo, hi = float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))
+        if not hi > lo:
+            hi = lo + 1.0
+        z = np.where(np.isfinite(z), z, hi)
+        self.image.setImage(z, levels=(lo, hi), autoLevels=False)
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        if self.colorbar is None:
+            self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14,
+                                            pen="#888")
+            self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+            self.colorbar.getAxis("right").setTextPen("#c8ccd4")
+            self.colorbar.getAxis("right").setLabel(label, color="#c8ccd4")
+        else:
+            self.colorbar.getAxis("right").setLabel(label, color="#c8ccd4")
+        self.colorbar.setLevels((lo, hi))
+        # contours on a coarser grid, evenly spaced in the coloured quantity
+        step = max(GRID // CONTOUR_GRID, 1)
+        zc = z[::step, ::step]
+        levels = np.linspace(lo, hi, N_LEVELS + 2)[1:-1]
+        seg = marching_squares(zc, xs[::step], ys[::step], levels)
+        self.contours.setData(seg[:, 0], seg[:, 1], connect="pairs")
+
+    # ------------------------------------------------------------------ runs
+    def set_runs(self, specs) -> None:
+        """One ball item and one trail item per run, in the run colour, plus legend entries."""
+        for it in self.balls + self.trails:
+            self.plotItem.removeItem(it)
+        self.legend.clear()
+        self.balls, self.trails = [], []
+        for i, spec in enumerate(specs):
+            col = QColor(spec.color or "#ffffff")
+            trail = pg.PlotDataItem(pen=pg.mkPen(col, width=2), connect="finite",
+                                    skipFiniteCheck=False)
+            trail.setZValue(10 + i)
+            ball = pg.ScatterPlotItem(size=13, pxMode=True, brush=pg.mkBrush(col),
+                                      pen=pg.mkPen("#101010", width=1.5), symbol="o",
+                                      antialias=True)
+            ball.setZValue(100 + i)
+            self.plotItem.addItem(trail)
+            self.plotItem.addItem(ball)
+            trail.setVisible(spec.visible and self.show_trails)
+            ball.setVisible(spec.visible)
+            try:
+                label = spec.label()
+            except (ValueError, TypeError):
+                label = f"{spec.optimizer} (invalid)"
+            if spec.visible:
+                self.legend.addItem(ball, label)
+            self.balls.append(ball)
+            self.trails.append(trail)
+
+    def set_trails_visible(self, on: bool, specs=None) -> None:
+        self.show_trails = on
+        for i, t in enumerate(self.trails):
+            t.setVisible(on and (specs is None or specs[i].visible))
+
+    def update_runs(self, history, starts: np.ndarray) -> None:
+        """``history``: list of (spec, positions (t+1, n, dim), values (t+1, n), ...)."""
+        obj = self.objective
+        if obj is None:
+            return
+        if obj.dim == 2:
+            self.starts_item.setData(starts[:, 0], starts[:, 1])
+        else:
+            with np.errstate(all="ignore"):
+                self.starts_item.setData(starts[:, 0], obj.value(starts))
+        items = zip(history, self.balls, self.trails, strict=False)
+        for (spec, pos, vals, *_), ball, trail in items:
+            if not spec.visible:
+                continue
+            cur = pos[-1]
+            y = cur[:, 1] if obj.dim == 2 else vals[-1]
+            ball.setData(cur[:, 0], y)
+            if self.show_trails:
+                self._set_trail(trail, pos, vals, obj.dim)
+
+    @staticmethod
+    def _set_trail(trail: pg.PlotDataItem, pos: np.ndarray, vals: np.ndarray, dim: int) -> None:
+        T, n = pos.shape[0], pos.shape[1]
+        keep = max(2, min(T, TRAIL_BUDGET // max(n, 1) - 1))
+        pos, vals = pos[T - keep:], vals[T - keep:]
+        T = pos.shape[0]
+        buf = np.empty((n, T + 1, 2))
+        buf[:, :T, 0] = pos[:, :, 0].T
+        buf[:, :T, 1] = pos[:, :, 1].T if dim == 2 else vals.T
+        buf[:, T] = np.nan
+        buf = buf.reshape(-1, 2)
+        trail.setData(buf[:, 0], buf[:, 1], connect="finite")
+
+    # ------------------------------------------------------------------ clicks
+    def _clicked(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or self.objective is None:
+            return
+        sp = ev.scenePos()
+        if not self.vb.sceneBoundingRect().contains(sp):
+            return
+        p: QPointF = self.vb.mapSceneToView(sp)
+        add = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        ev.accept()
+        self.startClicked.emit(float(p.x()), float(p.y()), add)

@@ -1,0 +1,378 @@
+"""The app's model: the objective, the runs, the start points and the clock.
+
+``Controller`` owns one ``Track`` per ``RunSpec``.  A track steps all start points of its run as
+one ``(n_points, dim)`` batch through ``init_run``/``advance`` and records positions, values and
+gradient norms in growable numpy buffers.  Widgets only read it and listen to its signals.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..core import OPTIMIZERS, Objective, advance, evaluate, get_objective, init_run
+from ..core.runspec import PALETTE, RunSpec
+from ..core.session import Session
+from ..core.simulate import point_status, update_converged
+
+TICK_MS = 16  # ~60 Hz
+
+
+def default_runs() -> list[RunSpec]:
+    """Four runs that all visibly move on Rosenbrock from (-1.5, 2.5)."""
+    runs = [RunSpec("sgd", {"lr": 0.001})]
+    if "momentum" in OPTIMIZERS:
+        runs.append(RunSpec("momentum", {"lr": 0.0005, "momentum": 0.9}))
+    else:
+        runs.append(RunSpec("sgd", {"lr": 0.0005, "momentum": 0.9}))
+    runs.append(RunSpec("adam", {"lr": 0.05}))
+    if "rmsprop" in OPTIMIZERS:
+        runs.append(RunSpec("rmsprop", {"lr": 0.01}))
+    elif "amsgrad" in OPTIMIZERS:
+        runs.append(RunSpec("amsgrad", {"lr": 0.05}))
+    good = []
+    for r in runs:  # a registry entry whose hyperparameters differ from what we expect
+        try:
+            r.build()
+        except (ValueError, TypeError):
+            r = RunSpec(r.optimizer)
+        good.append(r)
+    for i, r in enumerate(good):
+        r.color = PALETTE[i % len(PALETTE)]
+    return good
+
+
+def resolve_objective(text: str) -> Objective:
+    """A built-in's name, else a typed expression (ValueError with the parser's message)."""
+    from ..core import OBJECTIVES
+    if text.strip().lower() in OBJECTIVES:
+        return get_objective(text.strip())
+    from ..core import objective_from_expression
+    return objective_from_expression(text)
+
+
+class Track:
+    """One run: its spec, its optimizer and the history of every start point."""
+
+    def __init__(self, spec: RunSpec, objective: Objective, starts: np.ndarray) -> None:
+        self.spec = spec
+        self.error: str | None = None
+        try:
+            self.opt = spec.build()
+        except (ValueError, TypeError) as e:
+            self.opt, self.error = None, str(e)
+        self.objective = objective
+        self.restart(starts)
+
+    def restart(self, starts: np.ndarray) -> None:
+        n, dim = starts.shape
+        cap = 256
+        self._pos = np.empty((cap, n, dim))
+        self._val = np.empty((cap, n))
+        self._gn = np.empty((cap, n))
+        self.t = 0
+        self._pos[0] = starts
+        self._val[0], self._gn[0] = evaluate(self.objective, starts)
+        self.converged_at = np.full(n, -1)
+        self.state = init_run(self.objective, self.opt, starts) if self.opt else None
+
+    @property
+    def diverged_at(self) -> np.ndarray:
+        if self.state is None:
+            return np.full(self._pos.shape[1], -1)
+        return self.state.diverged_at
+
+    def finished(self) -> bool:
+        """Every point has converged or diverged (or the run cannot be built)."""
+        if self.state is None:
+            return True
+        return bool(((self.converged_at >= 0) | (self.state.diverged_at >= 0)).all())
+
+    def step(self) -> None:
+        rs = advance(self.objective, self.opt, self.state)
+        self.state = rs
+        t = rs.t
+        if t >= self._pos.shape[0]:
+            grow = self._pos.shape[0]
+            self._pos = np.concatenate([self._pos, np.empty_like(self._pos[:grow])])
+            self._val = np.concatenate([self._val, np.empty_like(self._val[:grow])])
+            self._gn = np.concatenate([self._gn, np.empty_like(self._gn[:grow])])
+        self._pos[t] = rs.x
+        self._val[t], self._gn[t] = evaluate(self.objective, rs.x)
+        with np.errstate(all="ignore"):
+            step_len = np.linalg.norm(self._pos[t] - self._pos[t - 1], axis=1)
+        self.converged_at = update_converged(self.converged_at, t, self._gn[t], step_len,
+                                             rs.diverged_at)
+        self.t = t
+
+    # views of the recorded history, length t + 1
+    @property
+    def positions(self) -> np.ndarray:
+        return self._pos[: self.t + 1]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._val[: self.t + 1]
+
+    @property
+    def grad_norms(self) -> np.ndarray:
+        return self._gn[: self.t + 1]
+
+    def status(self):
+        return point_status(self.diverged_at, self.converged_at)
+
+
+class Controller(QObject):
+    objectiveChanged = Signal()   # new objective (and new starts); redraw the surface
+    runsChanged = Signal()        # runs added/removed/recoloured/relabelled; rebuild run items
+    startsChanged = Signal()      # start points moved; every run restarted
+    stepped = Signal()            # positions changed (step, reset, restart of a run)
+    statusChanged = Signal()      # playing/paused/done changed
+    speedChanged = Signal(float)
+    maxStepsChanged = Signal(int)
+    message = Signal(str)         # a one-line note for the status bar
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.objective: Objective = get_objective("rosenbrock")
+        self.objective_text = "rosenbrock"
+        self.starts = np.array([[-1.5, 2.5]])
+        self.tracks: list[Track] = []
+        self.speed = 30.0
+        self.max_steps = 1000
+        self.playing = False
+        self._budget = 0.0
+        self._last_tick = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+        self.set_runs(default_runs())
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def runs(self) -> list[RunSpec]:
+        return [tr.spec for tr in self.tracks]
+
+    @property
+    def iteration(self) -> int:
+        return max((tr.t for tr in self.tracks), default=0)
+
+    def history(self) -> list[tuple[RunSpec, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per run: (spec, positions (t+1, n, dim), values (t+1, n), grad norms (t+1, n))."""
+        return [(tr.spec, tr.positions, tr.values, tr.grad_norms) for tr in self.tracks]
+
+    def is_done(self) -> bool:
+        return all(self._track_done(tr) for tr in self.tracks)
+
+    def _track_done(self, tr: Track) -> bool:
+        return tr.t >= self.max_steps or tr.finished()
+
+    def session(self) -> Session:
+        view = getattr(self, "view", None)
+        return Session(objective=self.objective_text, view=view,
+                       runs=[copy.deepcopy(r) for r in self.runs],
+                       starts=[tuple(float(c) for c in p) for p in self.starts],
+                       speed=self.speed, max_steps=self.max_steps)
+
+    # ------------------------------------------------------------------ changing the setup
+    def apply_session(self, s: Session) -> None:
+        """Put the whole setup back (ValueError if the objective or a run is invalid)."""
+        self.pause()
+        obj = resolve_objective(s.objective)
+        self.objective, self.objective_text = obj, s.objective
+        self.view = s.view
+        starts = self._check_starts(s.starts) if s.starts else self._default_starts(obj)
+        self.starts = starts
+        self.set_speed(s.speed)
+        self.set_max_steps(s.max_steps)
+        self.tracks = []
+        self.objectiveChanged.emit()
+        self.set_runs([copy.deepcopy(r) for r in s.runs])
+
+    def set_objective(self, text_or_obj: str | Objective) -> Objective:
+        """Switch objective; the starts move to a sensible default. Raises ValueError."""
+        if isinstance(text_or_obj, Objective):
+            obj, text = text_or_obj, text_or_obj.expression or text_or_obj.name
+        else:
+            obj, text = resolve_objective(text_or_obj), text_or_obj.strip()
+        self.objective, self.objective_text = obj, text
+        self.view = None
+        self.starts = self._default_starts(obj)
+        for tr in self.tracks:
+            tr.objective = obj
+            tr.restart(self.starts)
+        self.objectiveChanged.emit()
+        self.startsChanged.emit()
+        self.stepped.emit()
+        self.statusChanged.emit()
+        return obj
+
+    @staticmethod
+    def _default_starts(obj: Objective) -> np.ndarray:
+        if obj.name == "rosenbrock":
+            return np.array([[-1.5, 2.5]])
+        # a quarter of the way in from the low corner: away from the usual minimum at the centre
+        p = [lo + 0.2 * (hi - lo) for lo, hi in obj.bounds]
+        if obj.dim == 2:
+            p[1] = obj.bounds[1][0] + 0.8 * (obj.bounds[1][1] - obj.bounds[1][0])
+        return np.array([p], dtype=float)
+
+    def _check_starts(self, starts) -> np.ndarray:
+        a = np.asarray(starts, dtype=float)
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+        if a.ndim != 2 or a.shape[1] != self.objective.dim or len(a) == 0:
+            raise ValueError(f"Invalid start points: need {self.objective.dim} coordinate(s) each")
+        if not np.isfinite(a).all():
+            raise ValueError("Invalid start points: coordinates must be finite")
+        return a
+
+    def set_starts(self, starts) -> None:
+        """Replace the start points (sequence of points); every run restarts."""
+        self.starts = self._check_starts(starts)
+        for tr in self.tracks:
+            tr.restart(self.starts)
+        self.startsChanged.emit()
+        self.stepped.emit()
+        self.statusChanged.emit()
+
+    def add_start(self, point) -> None:
+        self.set_starts(np.vstack([self.starts, self._check_starts(point)]))
+
+    def set_runs(self, runs: list[RunSpec]) -> None:
+        self.tracks = []
+        for r in runs:
+            self._append(r)
+        self.runsChanged.emit()
+        self.stepped.emit()
+        self.statusChanged.emit()
+
+    def _free_color(self) -> str:
+        used = {(tr.spec.color or "").upper() for tr in self.tracks}
+        for c in PALETTE:
+            if c.upper() not in used:
+                return c
+        return PALETTE[len(self.tracks) % len(PALETTE)]
+
+    def _append(self, spec: RunSpec) -> Track:
+        if not spec.color:
+            spec.color = self._free_color()
+        tr = Track(spec, self.objective, self.starts)
+        self.tracks.append(tr)
+        if tr.error:
+            self.message.emit(f"Run {spec.optimizer}: {tr.error}")
+        return tr
+
+    def add_run(self, spec: RunSpec) -> int:
+        """Append a run (it starts at iteration 0); returns its index."""
+        self._append(spec)
+        self.runsChanged.emit()
+        self.stepped.emit()
+        self.statusChanged.emit()
+        return len(self.tracks) - 1
+
+    def remove_run(self, index: int) -> None:
+        del self.tracks[index]
+        self.runsChanged.emit()
+        self.stepped.emit()
+        self.statusChanged.emit()
+
+    def update_run(self, index: int, spec: RunSpec, reason: str = "") -> None:
+        """Replace run ``index`` by ``spec`` and restart it from the start points.
+
+        Raises ValueError (and keeps the old run) when ``spec`` does not build.
+        """
+        try:
+            spec.build()
+        except TypeError as e:
+            raise ValueError(str(e)) from None
+        tr = Track(spec, self.objective, self.starts)
+        self.tracks[index] = tr
+        self.runsChanged.emit()
+        self.stepped.emit()
+        self.statusChanged.emit()
+        title = OPTIMIZERS[spec.optimizer].title if spec.optimizer in OPTIMIZERS else "Run"
+        self.message.emit(f"{title} restarted" + (f": {reason}" if reason else ""))
+
+    def set_run_look(self, index: int, *, color: str | None = None,
+                     visible: bool | None = None) -> None:
+        """Colour/visibility only: the run goes on."""
+        spec = self.tracks[index].spec
+        if color is not None:
+            spec.color = color
+        if visible is not None:
+            spec.visible = visible
+        self.runsChanged.emit()
+        self.stepped.emit()
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = float(min(max(speed, 0.1), 100000.0))
+        self.speedChanged.emit(self.speed)
+
+    def set_max_steps(self, n: int) -> None:
+        self.max_steps = max(int(n), 1)
+        self.maxStepsChanged.emit(self.max_steps)
+        self.statusChanged.emit()
+
+    # ------------------------------------------------------------------ the clock
+    def step(self, n: int = 1) -> int:
+        """Advance every unfinished run by up to ``n`` iterations; returns iterations done."""
+        done = 0
+        for _ in range(max(int(n), 0)):
+            live = [tr for tr in self.tracks if not self._track_done(tr)]
+            if not live:
+                break
+            for tr in live:
+                tr.step()
+            done += 1
+        if done:
+            self.stepped.emit()
+        if self.is_done():
+            if self.playing:
+                self.pause()
+            else:
+                self.statusChanged.emit()
+        elif done:
+            self.statusChanged.emit()
+        return done
+
+    def play(self) -> None:
+        if self.is_done() or self.playing:
+            return
+        self.playing = True
+        self._budget = 1.0  # the first iteration shows at once
+        self._last_tick = time.perf_counter()
+        self._timer.start()
+        self.statusChanged.emit()
+
+    def pause(self) -> None:
+        was = self.playing
+        self.playing = False
+        self._timer.stop()
+        if was:
+            self.statusChanged.emit()
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def reset(self) -> None:
+        """Every run back to its start points."""
+        self.pause()
+        for tr in self.tracks:
+            tr.restart(self.starts)
+        self.stepped.emit()
+        self.statusChanged.emit()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        dt = min(now - self._last_tick, 0.25)  # after a stall, don't jump ahead
+        self._last_tick = now
+        self._budget += self.speed * dt
+        n = int(self._budget)
+        if n <= 0:
+            return
+        self._budget -= n
+        self.step(n)

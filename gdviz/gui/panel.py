@@ -1,0 +1,560 @@
+"""The side panel: objective, start point, the run list and the selected run's settings.
+
+Every editor is built from the registries and the hyperparameter/schedule dataclasses, so new
+optimizers, objectives and schedules show up without touching this file.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+from PySide6.QtCore import QLocale, Qt, Signal
+from PySide6.QtGui import QColor, QDoubleValidator, QFont, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core import OBJECTIVES, OPTIMIZERS, SCHEDULES
+from ..core.runspec import RunSpec
+from .controller import Controller, resolve_objective
+
+ERROR_STYLE = "color: #ff6b6b;"
+BAD_FIELD = "QLineEdit { border: 1px solid #ff6b6b; color: #ff6b6b; }"
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+class FloatEdit(QLineEdit):
+    """A line edit for one float, scientific notation allowed (1e-3).
+
+    ``committed(float)`` fires on Enter or focus-out when the value changed.
+    """
+
+    committed = Signal(float)
+
+    def __init__(self, value: float, parent=None) -> None:
+        super().__init__(fmt(value), parent)
+        v = QDoubleValidator(self)
+        v.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        v.setLocale(QLocale.c())
+        self.setValidator(v)
+        self._value = float(value)
+        self.editingFinished.connect(self._finished)
+        self.setMinimumWidth(70)
+
+    def value(self) -> float:
+        return self._value
+
+    def set_value(self, v: float) -> None:
+        self._value = float(v)
+        self.setText(fmt(v))
+        self.mark_bad(False)
+
+    def mark_bad(self, bad: bool) -> None:
+        self.setStyleSheet(BAD_FIELD if bad else "")
+
+    def _finished(self) -> None:
+        try:
+            v = float(self.text())
+        except ValueError:
+            return
+        if v != self._value or self.styleSheet():
+            self.committed.emit(v)
+
+    def accept_value(self, v: float) -> None:
+        self._value = float(v)
+        self.mark_bad(False)
+
+
+class RunRow(QWidget):
+    """Swatch, visibility checkbox and label of one run."""
+
+    def __init__(self, panel: Panel, index: int, spec: RunSpec, label: str) -> None:
+        super().__init__()
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(6)
+        self.swatch = QToolButton()
+        self.swatch.setFixedSize(18, 18)
+        self.swatch.setToolTip("Change the colour of this run")
+        self.swatch.setStyleSheet(f"QToolButton {{ background: {spec.color}; border: 1px solid "
+                                  "#222; border-radius: 3px; }")
+        self.swatch.clicked.connect(lambda: panel.pick_color(index))
+        self.check = QCheckBox()
+        self.check.setChecked(spec.visible)
+        self.check.setToolTip("Show this run")
+        self.check.toggled.connect(lambda on: panel.controller.set_run_look(index, visible=on))
+        self.label = QLabel(label)
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        lay.addWidget(self.swatch)
+        lay.addWidget(self.check)
+        lay.addWidget(self.label, 1)
+
+
+class Panel(QWidget):
+    def __init__(self, controller: Controller, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._editing = False     # True while our own edit makes the controller emit
+        self._editor_key = None
+        self.hyper_edits: dict[str, QWidget] = {}
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        outer.addWidget(scroll)
+        body = QWidget()
+        scroll.setWidget(body)
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.setSpacing(10)
+
+        # ---- objective
+        box = QGroupBox("Objective")
+        bl = QVBoxLayout(box)
+        self.objective_combo = QComboBox()
+        self.objective_combo.setPlaceholderText("custom expression")
+        model = QStandardItemModel(self.objective_combo)
+        bold = QFont()
+        bold.setBold(True)
+        for dim in (1, 2):
+            head = QStandardItem(f"{dim}-D")
+            head.setFlags(Qt.ItemFlag.NoItemFlags)
+            head.setFont(bold)
+            model.appendRow(head)
+            for name, obj in OBJECTIVES.items():
+                if obj.dim == dim:
+                    it = QStandardItem("   " + obj.title)
+                    it.setData(name, Qt.ItemDataRole.UserRole)
+                    it.setToolTip(obj.formula)
+                    model.appendRow(it)
+        self.objective_combo.setModel(model)
+        self.objective_combo.activated.connect(self._objective_picked)
+        bl.addWidget(self.objective_combo)
+        self.formula = QLabel()
+        self.formula.setWordWrap(True)
+        self.formula.setStyleSheet("color: #9aa0ab;")
+        bl.addWidget(self.formula)
+        self.expr = QLineEdit()
+        self.expr.setPlaceholderText("custom f(x, y), e.g. x**2 + 3*sin(y)  ⏎")
+        self.expr.setToolTip("Type a formula in x (and y) and press Enter")
+        self.expr.returnPressed.connect(self._expression_entered)
+        bl.addWidget(self.expr)
+        self.expr_error = QLabel()
+        self.expr_error.setWordWrap(True)
+        self.expr_error.setStyleSheet(ERROR_STYLE)
+        self.expr_error.hide()
+        bl.addWidget(self.expr_error)
+        lay.addWidget(box)
+
+        # ---- start point
+        box = QGroupBox("Start point")
+        fl = QFormLayout(box)
+        self.start_x = FloatEdit(0.0)
+        self.start_y = FloatEdit(0.0)
+        self.start_x.committed.connect(self._start_typed)
+        self.start_y.committed.connect(self._start_typed)
+        row = QHBoxLayout()
+        self.start_y_label = QLabel("y")
+        row.addWidget(QLabel("x"))
+        row.addWidget(self.start_x)
+        row.addWidget(self.start_y_label)
+        row.addWidget(self.start_y)
+        fl.addRow(row)
+        self.start_hint = QLabel("Click the plot to move the start, Shift+click to add one.")
+        self.start_hint.setWordWrap(True)
+        self.start_hint.setStyleSheet("color: #9aa0ab;")
+        fl.addRow(self.start_hint)
+        lay.addWidget(box)
+
+        # ---- runs
+        box = QGroupBox("Runs")
+        bl = QVBoxLayout(box)
+        self.run_list = QListWidget()
+        self.run_list.setMinimumHeight(130)
+        self.run_list.currentRowChanged.connect(self._selection_changed)
+        bl.addWidget(self.run_list)
+        btns = QHBoxLayout()
+        self.add_button = QPushButton("Add")
+        menu = QMenu(self.add_button)
+        for name, spec in OPTIMIZERS.items():
+            act = menu.addAction(spec.title)
+            act.setToolTip(spec.paper)
+            act.triggered.connect(lambda _=False, n=name: self._add(n))
+        self.add_button.setMenu(menu)
+        self.dup_button = QPushButton("Duplicate")
+        self.dup_button.clicked.connect(self.duplicate_selected)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_selected)
+        for b in (self.add_button, self.dup_button, self.remove_button):
+            btns.addWidget(b)
+        bl.addLayout(btns)
+        self.compare_button = QPushButton("Compare learning rates (×0.1, ×10)")
+        self.compare_button.setToolTip("Add copies of the selected run with lr ×0.1 and ×10")
+        self.compare_button.clicked.connect(self.compare_learning_rates)
+        bl.addWidget(self.compare_button)
+        lay.addWidget(box)
+
+        # ---- selected run
+        self.editor_box = QGroupBox("Selected run")
+        self.editor_layout = QVBoxLayout(self.editor_box)
+        self.editor_body: QWidget | None = None
+        lay.addWidget(self.editor_box)
+        lay.addStretch(1)
+
+        controller.objectiveChanged.connect(self._objective_changed)
+        controller.runsChanged.connect(self._runs_changed)
+        controller.startsChanged.connect(self._starts_changed)
+        self._objective_changed()
+        self._runs_changed()
+        self._starts_changed()
+        self.setMinimumWidth(300)
+
+    # ------------------------------------------------------------------ objective
+    def _objective_picked(self, row: int) -> None:
+        name = self.objective_combo.itemData(row, Qt.ItemDataRole.UserRole)
+        if name:
+            self.controller.set_objective(name)
+            self.expr_error.hide()
+
+    def _expression_entered(self) -> None:
+        text = self.expr.text().strip()
+        if not text:
+            return
+        try:
+            obj = resolve_objective(text)
+        except ValueError as e:
+            self.expr_error.setText(str(e))
+            self.expr_error.show()
+            self.expr.setStyleSheet(BAD_FIELD)
+            self.controller.message.emit(f"Objective unchanged: {e}")
+            return
+        self.expr_error.hide()
+        self.expr.setStyleSheet("")
+        self.controller.set_objective(obj if obj.expression or text not in OBJECTIVES else text)
+
+    def _objective_changed(self) -> None:
+        obj = self.controller.objective
+        idx = -1
+        for i in range(self.objective_combo.count()):
+            if self.objective_combo.itemData(i, Qt.ItemDataRole.UserRole) == obj.name \
+                    and obj.name in OBJECTIVES and obj == OBJECTIVES[obj.name]:
+                idx = i
+        self.objective_combo.setCurrentIndex(idx)
+        self.formula.setText(f"f = {obj.formula}" if obj.formula else (obj.expression or ""))
+        two = obj.dim == 2
+        self.start_y.setVisible(two)
+        self.start_y_label.setVisible(two)
+        self._starts_changed()
+
+    # ------------------------------------------------------------------ start
+    def _starts_changed(self) -> None:
+        s = self.controller.starts
+        self.start_x.set_value(float(s[0, 0]))
+        if s.shape[1] > 1:
+            self.start_y.set_value(float(s[0, 1]))
+        n = len(s)
+        self.start_hint.setText(
+            "Click the plot to move the start, Shift+click to add one."
+            + (f"  ({n} start points; typing here keeps only this one.)" if n > 1 else ""))
+
+    def _start_typed(self, _v: float) -> None:
+        try:
+            p = [float(self.start_x.text()), float(self.start_y.text())]
+        except ValueError:
+            return
+        p = p[: self.controller.objective.dim]
+        try:
+            self.controller.set_starts([p])
+        except ValueError as e:
+            self.controller.message.emit(str(e))
+            return
+        self.controller.message.emit("Start set to (" + ", ".join(fmt(v) for v in p) + ")")
+
+    # ------------------------------------------------------------------ run list
+    def selected(self) -> int:
+        return self.run_list.currentRow()
+
+    def _runs_changed(self) -> None:
+        keep = self.run_list.currentRow()
+        self.run_list.blockSignals(True)
+        self.run_list.clear()
+        for i, spec in enumerate(self.controller.runs):
+            try:
+                label = spec.label()
+            except (ValueError, TypeError):
+                label = f"{spec.optimizer} (invalid)"
+            item = QListWidgetItem()
+            row = RunRow(self, i, spec, label)
+            item.setSizeHint(row.sizeHint())
+            self.run_list.addItem(item)
+            self.run_list.setItemWidget(item, row)
+        n = self.run_list.count()
+        self.run_list.setCurrentRow(min(max(keep, 0), n - 1) if n else -1)
+        self.run_list.blockSignals(False)
+        for b in (self.dup_button, self.remove_button, self.compare_button):
+            b.setEnabled(n > 0)
+        if not self._editing:
+            self._rebuild_editor()
+
+    def _selection_changed(self, _row: int) -> None:
+        self._rebuild_editor()
+
+    def _add(self, name: str) -> None:
+        idx = self.controller.add_run(RunSpec(name))
+        self.run_list.setCurrentRow(idx)
+
+    def duplicate_selected(self) -> None:
+        i = self.selected()
+        if i < 0:
+            return
+        spec = copy.deepcopy(self.controller.runs[i])
+        spec.color = None
+        idx = self.controller.add_run(spec)
+        self.run_list.setCurrentRow(idx)
+
+    def remove_selected(self) -> None:
+        i = self.selected()
+        if i >= 0:
+            self.controller.remove_run(i)
+
+    def compare_learning_rates(self) -> None:
+        i = self.selected()
+        if i < 0:
+            return
+        base = self.controller.runs[i]
+        try:
+            lr = float(base.build().hp.lr)
+        except (ValueError, TypeError, AttributeError) as e:
+            self.controller.message.emit(f"Cannot compare learning rates: {e}")
+            return
+        for factor in (0.1, 10.0):
+            spec = copy.deepcopy(base)
+            spec.color = None
+            spec.hyper["lr"] = float(f"{lr * factor:.6g}")
+            self.controller.add_run(spec)
+        self.controller.message.emit(f"Comparing lr = {lr * 0.1:g}, {lr:g}, {lr * 10:g}")
+
+    def pick_color(self, index: int) -> None:
+        spec = self.controller.runs[index]
+        col = QColorDialog.getColor(QColor(spec.color or "#ffffff"), self, "Run colour")
+        if col.isValid():
+            self.controller.set_run_look(index, color=col.name())
+
+    # ------------------------------------------------------------------ run editor
+    def _rebuild_editor(self) -> None:
+        if self.editor_body is not None:
+            self.editor_layout.removeWidget(self.editor_body)
+            self.editor_body.deleteLater()
+            self.editor_body = None
+        self.hyper_edits = {}
+        i = self.selected()
+        if i < 0 or i >= len(self.controller.runs):
+            self.editor_box.setTitle("Selected run")
+            return
+        spec = self.controller.runs[i]
+        ospec = OPTIMIZERS.get(spec.optimizer)
+        if ospec is None:
+            return
+        self.editor_box.setTitle(f"Selected run: {ospec.title}")
+        body = QWidget()
+        form = QFormLayout(body)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        paper = QLabel(ospec.paper)
+        paper.setWordWrap(True)
+        paper.setStyleSheet("color: #9aa0ab; font-size: 9pt;")
+        form.addRow(paper)
+        current = ospec.make_hyper(**spec.hyper) if self._builds(spec) else ospec.make_hyper()
+        for f in dataclasses.fields(ospec.hyper):
+            meta = f.metadata
+            value = getattr(current, f.name)
+            label = meta.get("label") or f.name.replace("_", " ")
+            w = self._value_editor(value, lambda v, _w=None, n=f.name: self._set_hyper(n, v))
+            if w is None:
+                continue
+            w.setToolTip(meta.get("help", ""))
+            lab = QLabel(label)
+            lab.setToolTip(meta.get("help", ""))
+            form.addRow(lab, w)
+            self.hyper_edits[f.name] = w
+        # schedules
+        self.lr_sched = self._schedule_editor(form, "lr schedule", "lr_schedule", spec)
+        if ospec.momentum_field:
+            self.mom_sched = self._schedule_editor(form, "momentum schedule",
+                                                   "momentum_schedule", spec)
+        # gradient noise
+        noise = FloatEdit(spec.noise)
+        noise.setToolTip("σ of Gaussian noise added to every gradient component (0 = exact)")
+        noise.committed.connect(lambda v: self._set_field("noise", v, "noise σ changed", noise))
+        form.addRow("noise σ", noise)
+        seed = QSpinBox()
+        seed.setRange(0, 2**31 - 1)
+        seed.setValue(int(spec.seed))
+        seed.setToolTip("Seed of the gradient noise: the same seed gives the same run")
+        seed.editingFinished.connect(
+            lambda: seed.value() != self._spec().seed
+            and self._set_field("seed", seed.value(), "seed changed", None))
+        form.addRow("noise seed", seed)
+        self.hyper_edits["noise"] = noise
+        self.hyper_edits["seed"] = seed
+        self.run_error = QLabel()
+        self.run_error.setWordWrap(True)
+        self.run_error.setStyleSheet(ERROR_STYLE)
+        self.run_error.hide()
+        form.addRow(self.run_error)
+        self.editor_layout.addWidget(body)
+        self.editor_body = body
+
+    @staticmethod
+    def _builds(spec: RunSpec) -> bool:
+        try:
+            spec.build()
+            return True
+        except (ValueError, TypeError):
+            return False
+
+    def _value_editor(self, value, on_change) -> QWidget | None:
+        """An editor for one value, by its type; ``on_change(new_value, editor)``."""
+        if isinstance(value, bool):
+            w = QCheckBox()
+            w.setChecked(value)
+            w.toggled.connect(lambda on: on_change(bool(on), w))
+            return w
+        if isinstance(value, int):
+            w = QSpinBox()
+            w.setRange(0, 10**9)
+            w.setValue(value)
+            w.editingFinished.connect(lambda: on_change(int(w.value()), w))
+            return w
+        if isinstance(value, float):
+            w = FloatEdit(value)
+            w.committed.connect(lambda v: on_change(v, w))
+            return w
+        if isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
+            box = QWidget()
+            h = QHBoxLayout(box)
+            h.setContentsMargins(0, 0, 0, 0)
+            edits = [FloatEdit(float(v)) for v in value]
+
+            def commit(_v, edits=edits):
+                try:
+                    vals = tuple(float(e.text()) for e in edits)
+                except ValueError:
+                    return
+                on_change(vals, box)
+            for e in edits:
+                e.committed.connect(commit)
+                h.addWidget(e)
+            box.edits = edits
+            return box
+        if isinstance(value, str):
+            w = QLineEdit(value)
+            w.editingFinished.connect(lambda: w.text() != value and on_change(w.text(), w))
+            return w
+        return None
+
+    def _schedule_editor(self, form: QFormLayout, title: str, attr: str, spec: RunSpec):
+        cur = getattr(spec, attr) or {"kind": "constant"}
+        combo = QComboBox()
+        for kind in SCHEDULES:
+            combo.addItem(kind.replace("_", " "), kind)
+        combo.setCurrentIndex(max(combo.findData(cur.get("kind", "constant")), 0))
+        form.addRow(title, combo)
+        params = QWidget()
+        pl = QFormLayout(params)
+        pl.setContentsMargins(12, 0, 0, 0)
+        form.addRow(params)
+        cls = SCHEDULES.get(cur.get("kind", "constant"))
+        if cls is not None and dataclasses.is_dataclass(cls):
+            doc = (cls.__doc__ or "").strip().splitlines()
+            combo.setToolTip(doc[0] if doc else "")
+            for f in dataclasses.fields(cls):
+                if f.name == "kind" or f.default is dataclasses.MISSING:
+                    continue
+                value = cur.get(f.name, f.default)
+                w = self._value_editor(value, lambda v, w=None, n=f.name:
+                                       self._set_schedule(attr, {**self._sched(attr), n: v}))
+                if w is None:
+                    continue
+                pl.addRow(f.name.replace("_", " "), w)
+        params.setVisible(pl.rowCount() > 0)
+        combo.activated.connect(lambda _i: self._set_schedule(
+            attr, None if combo.currentData() == "constant" else {"kind": combo.currentData()},
+            rebuild=True))
+        return combo
+
+    def _spec(self) -> RunSpec:
+        return self.controller.runs[self.selected()]
+
+    def _sched(self, attr: str) -> dict:
+        return dict(getattr(self._spec(), attr) or {"kind": "constant"})
+
+    def _apply(self, new: RunSpec, reason: str, editor: QWidget | None,
+               rebuild: bool = False) -> bool:
+        i = self.selected()
+        self._editing = not rebuild
+        try:
+            self.controller.update_run(i, new, reason)
+        except ValueError as e:
+            self._show_error(str(e), editor)
+            return False
+        finally:
+            self._editing = False
+        self.run_list.setCurrentRow(i)
+        self.run_error.hide()
+        if editor is not None:
+            for e in getattr(editor, "edits", [editor]):
+                if isinstance(e, FloatEdit):
+                    e.accept_value(float(e.text()))
+        return True
+
+    def _show_error(self, msg: str, editor: QWidget | None) -> None:
+        self.run_error.setText(msg)
+        self.run_error.show()
+        for e in getattr(editor, "edits", [editor]):
+            if isinstance(e, FloatEdit):
+                e.mark_bad(True)
+        self.controller.message.emit(f"Not applied: {msg}")
+
+    def _set_hyper(self, name: str, value) -> None:
+        new = copy.deepcopy(self._spec())
+        new.hyper[name] = value
+        editor = self.hyper_edits.get(name)
+        self._apply(new, f"{name} changed", editor)
+
+    def _set_field(self, name: str, value, reason: str, editor) -> None:
+        new = copy.deepcopy(self._spec())
+        setattr(new, name, value)
+        self._apply(new, reason, editor)
+
+    def _set_schedule(self, attr: str, d: dict | None, rebuild: bool = False) -> None:
+        new = copy.deepcopy(self._spec())
+        setattr(new, attr, d)
+        ok = self._apply(new, attr.replace("_", " ") + " changed", None, rebuild=rebuild)
+        if not ok and rebuild:
+            self._rebuild_editor()
+

@@ -1,0 +1,94 @@
+"""The readouts table: where each run is, how steep it is there, and whether it is done."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from .controller import Controller
+
+COLUMNS = ("Run", "Iteration", "f(x)", "|∇f|", "Position", "Status")
+REFRESH_S = 0.1  # at most ten table updates a second while playing
+
+
+def status_text(status, max_steps: int, t: int) -> tuple[str, bool]:
+    """Text for a run's points, and whether to show it in red."""
+    kinds = [s.kind for s in status]
+    if len(status) == 1:
+        s = status[0]
+        if s.kind == "diverged":
+            return f"diverged at step {s.step}", True
+        if s.kind == "converged":
+            return f"converged at {s.step}", False
+        return ("stopped (max iterations)" if t >= max_steps else "running"), False
+    parts = [f"{kinds.count(k)} {k}" for k in ("running", "converged", "diverged")
+             if kinds.count(k)]
+    return ", ".join(parts), "diverged" in kinds
+
+
+class Readouts(QTableWidget):
+    """One row per run (the first start point when there are several)."""
+
+    def __init__(self, controller: Controller, parent=None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.controller = controller
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        h = self.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        h.setStretchLastSection(True)
+        self._last = 0.0
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.timeout.connect(self.refresh)
+        controller.runsChanged.connect(self.refresh)
+        controller.stepped.connect(self._throttled)
+        controller.statusChanged.connect(self._throttled)
+        self.refresh()
+
+    def _throttled(self) -> None:
+        wait = REFRESH_S - (time.perf_counter() - self._last)
+        if wait <= 0:
+            self.refresh()
+        elif not self._pending.isActive():
+            self._pending.start(int(wait * 1000) + 1)
+
+    def _cell(self, r: int, c: int, text: str, color: QColor | None = None) -> None:
+        it = self.item(r, c)
+        if it is None:
+            it = QTableWidgetItem()
+            self.setItem(r, c, it)
+        it.setText(text)
+        if color is not None:
+            it.setForeground(QBrush(color))
+
+    def refresh(self) -> None:
+        self._last = time.perf_counter()
+        c = self.controller
+        tracks = c.tracks
+        if self.rowCount() != len(tracks):
+            self.setRowCount(len(tracks))
+        fg = self.palette().text().color()
+        for r, tr in enumerate(tracks):
+            spec = tr.spec
+            try:
+                label = spec.label()
+            except (ValueError, TypeError):
+                label = spec.optimizer
+            self._cell(r, 0, "● " + label, QColor(spec.color or "#fff"))
+            self._cell(r, 1, str(tr.t))
+            if tr.error:
+                self._cell(r, 5, tr.error, QColor("#ff6b6b"))
+                continue
+            x = tr.positions[-1, 0]
+            self._cell(r, 2, f"{tr.values[-1, 0]:.6g}")
+            self._cell(r, 3, f"{tr.grad_norms[-1, 0]:.3g}")
+            self._cell(r, 4, "(" + ", ".join(f"{v:.4f}" for v in x) + ")")
+            text, red = status_text(tr.status(), c.max_steps, tr.t)
+            self._cell(r, 5, text, QColor("#ff6b6b") if red else fg)

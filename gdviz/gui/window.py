@@ -1,0 +1,240 @@
+"""The main window: it only wires the stage, the panel, the readouts and the transport."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QStyle,
+    QTextEdit,
+    QWidget,
+)
+
+from .controller import Controller
+from .panel import Panel
+from .readouts import Readouts
+from .stage import Stage
+
+ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.png"
+SPEED_MIN, SPEED_MAX, SLIDER_STEPS = 1.0, 2000.0, 1000
+TEXT_FIELDS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
+
+SHORTCUTS = (("Space", "Play / pause"), ("→ (Right)", "Step one iteration"),
+             ("R", "Reset to the start points"), ("Click", "Move the start point"),
+             ("Shift+click", "Add a start point"), ("Drag / wheel", "Pan / zoom the plot"))
+
+
+def speed_to_slider(speed: float) -> int:
+    s = min(max(speed, SPEED_MIN), SPEED_MAX)
+    return round(SLIDER_STEPS * math.log(s / SPEED_MIN) / math.log(SPEED_MAX / SPEED_MIN))
+
+
+def slider_to_speed(pos: int) -> float:
+    return SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (pos / SLIDER_STEPS)
+
+
+class MainWindow(QMainWindow):
+    firstPaint = Signal()
+
+    def __init__(self, controller: Controller | None = None) -> None:
+        super().__init__()
+        self.controller = c = controller or Controller(self)
+        self.setWindowTitle("gdviz — gradient descent, visible")
+        if ICON.exists():
+            self.setWindowIcon(QIcon(str(ICON)))
+        self.stage = Stage(c)
+        self.setCentralWidget(self.stage)
+        self.panel = Panel(c)
+        self.panel_dock = QDockWidget("Setup", self)
+        self.panel_dock.setObjectName("panel")
+        self.panel_dock.setWidget(self.panel)
+        self.panel_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                    | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.panel_dock)
+        self.readouts = Readouts(c)
+        self.readouts_dock = QDockWidget("Readouts", self)
+        self.readouts_dock.setObjectName("readouts")
+        self.readouts_dock.setWidget(self.readouts)
+        self.readouts_dock.setFeatures(self.panel_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.readouts_dock)
+        self.resizeDocks([self.readouts_dock], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([self.panel_dock], [340], Qt.Orientation.Horizontal)
+        self._build_toolbar()
+        self._build_menus()
+        self._build_shortcuts()
+        self.iter_label = QLabel()
+        self.statusBar().addPermanentWidget(self.iter_label)
+        c.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        c.statusChanged.connect(self._status_changed)
+        c.stepped.connect(self._status_changed)
+        c.speedChanged.connect(self._speed_changed)
+        c.maxStepsChanged.connect(self._max_changed)
+        self._speed_changed(c.speed)
+        self._max_changed(c.max_steps)
+        self._status_changed()
+        self._painted = False
+        self.resize(1500, 940)
+
+    # ------------------------------------------------------------------ building
+    def _build_toolbar(self) -> None:
+        c = self.controller
+        tb = self.addToolBar("Transport")
+        tb.setObjectName("transport")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        st = self.style()
+        self.icon_play = st.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+        self.icon_pause = st.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
+        self.play_action = QAction(self.icon_play, "Play", self)
+        self.play_action.setToolTip("Play / pause (Space)")
+        self.play_action.triggered.connect(c.toggle)
+        self.step_action = QAction(st.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward),
+                                   "Step", self)
+        self.step_action.setToolTip("One iteration (→)")
+        self.step_action.triggered.connect(self._step)
+        self.reset_action = QAction(st.standardIcon(QStyle.StandardPixmap.SP_MediaSkipBackward),
+                                    "Reset", self)
+        self.reset_action.setToolTip("Back to the start points (R)")
+        self.reset_action.triggered.connect(c.reset)
+        for a in (self.play_action, self.step_action, self.reset_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Speed "))
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(0, SLIDER_STEPS)
+        self.speed_slider.setFixedWidth(180)
+        self.speed_slider.setToolTip("Iterations per second (logarithmic, 1 to 2000)")
+        self.speed_slider.valueChanged.connect(lambda v: c.set_speed(slider_to_speed(v)))
+        tb.addWidget(self.speed_slider)
+        self.speed_label = QLabel()
+        self.speed_label.setMinimumWidth(70)
+        tb.addWidget(self.speed_label)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Max iterations "))
+        self.max_spin = QSpinBox()
+        self.max_spin.setRange(1, 1_000_000)
+        self.max_spin.setSingleStep(100)
+        self.max_spin.setToolTip("Every run stops after this many iterations")
+        self.max_spin.valueChanged.connect(c.set_max_steps)
+        tb.addWidget(self.max_spin)
+        tb.addSeparator()
+        self.trails_check = QCheckBox("Trails")
+        self.trails_check.setChecked(True)
+        self.trails_check.toggled.connect(self.stage.set_trails_visible)
+        tb.addWidget(self.trails_check)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        self.big_iter = QLabel()
+        self.big_iter.setStyleSheet("font-size: 13pt; font-weight: bold; padding-right: 10px;")
+        tb.addWidget(self.big_iter)
+
+    def _build_menus(self) -> None:
+        from .file_menu import install_file_menu
+        mb = self.menuBar()
+        view = mb.addMenu("&View")
+        act = view.addAction("Reset view")
+        act.setShortcut(QKeySequence("Ctrl+0"))
+        act.triggered.connect(lambda: self.stage.canvas.reset_view())
+        trails = view.addAction("Show trails")
+        trails.setCheckable(True)
+        trails.setChecked(True)
+        trails.toggled.connect(self.trails_check.setChecked)
+        self.trails_check.toggled.connect(trails.setChecked)
+        loss = view.addAction("Show loss plot")
+        loss.setCheckable(True)
+        loss.setChecked(True)
+        loss.toggled.connect(self.stage.loss.setVisible)
+        view.addSeparator()
+        view.addAction(self.panel_dock.toggleViewAction())
+        view.addAction(self.readouts_dock.toggleViewAction())
+        helpm = mb.addMenu("&Help")
+        helpm.addAction("Keyboard shortcuts", self.show_shortcuts)
+        helpm.addAction("About gdviz", self.show_about)
+        install_file_menu(self)
+
+    def _build_shortcuts(self) -> None:
+        self.shortcuts = {}
+        for key, slot in ((Qt.Key.Key_Space, self.controller.toggle),
+                          (Qt.Key.Key_Right, self._step), (Qt.Key.Key_R, self.controller.reset)):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(lambda s=slot: self._shortcut(s))
+            self.shortcuts[key] = sc
+
+    def _shortcut(self, slot) -> None:
+        # text fields take their own keys first (Qt's ShortcutOverride); this is a second guard
+        fw = self.focusWidget()
+        if isinstance(fw, TEXT_FIELDS) or (isinstance(fw, QComboBox) and fw.isEditable()):
+            return
+        slot()
+
+    # ------------------------------------------------------------------ reacting
+    def _step(self) -> None:
+        self.controller.pause()
+        self.controller.step(1)
+
+    def _status_changed(self) -> None:
+        c = self.controller
+        playing = c.playing
+        self.play_action.setIcon(self.icon_pause if playing else self.icon_play)
+        self.play_action.setText("Pause" if playing else "Play")
+        done = c.is_done()
+        self.play_action.setEnabled(playing or not done)
+        self.step_action.setEnabled(not done)
+        state = "playing" if playing else ("done" if done else "paused")
+        self.big_iter.setText(f"iteration {c.iteration}")
+        self.iter_label.setText(f"{c.objective.title}  ·  {len(c.runs)} runs  ·  {state}")
+
+    def _speed_changed(self, speed: float) -> None:
+        self.speed_slider.blockSignals(True)
+        self.speed_slider.setValue(speed_to_slider(speed))
+        self.speed_slider.blockSignals(False)
+        self.speed_label.setText(f"{speed:.0f} it/s" if speed >= 10 else f"{speed:.1f} it/s")
+
+    def _max_changed(self, n: int) -> None:
+        if self.max_spin.value() != n:
+            self.max_spin.blockSignals(True)
+            self.max_spin.setValue(n)
+            self.max_spin.blockSignals(False)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>"
+                       for k, v in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>"
+                                "<p>Keys go to text fields while you type in one.</p>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About gdviz",
+                          "<h3>gdviz</h3><p>See gradient-descent optimizers move: SGD, Momentum, "
+                          "Nesterov, AdaGrad, RMSprop, Adam and friends on 1-D and 2-D "
+                          "objectives.</p><p>Click the plot to choose where they start.</p>")
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().paintEvent(ev)
+        if not self._painted:
+            self._painted = True
+            self.firstPaint.emit()
+
+    def closeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        self.controller.pause()
+        from .file_menu import remember_session
+        try:
+            remember_session(self)
+        finally:
+            super().closeEvent(ev)

@@ -1,0 +1,24 @@
+"""GUI tests run offscreen: the platform is chosen before anything imports Qt."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def controller(qtbot):
+    from gdviz.gui.controller import Controller
+    return Controller()
+
+
+@pytest.fixture
+def window(qtbot):
+    from gdviz.gui.window import MainWindow
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

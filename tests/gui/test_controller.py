@@ -1,0 +1,76 @@
+import numpy as np
+
+from gdviz.core import get_objective, simulate
+from gdviz.core.runspec import RunSpec
+from gdviz.core.session import Session
+
+
+def test_step_matches_simulate(controller):
+    c = controller
+    c.step(1)
+    assert c.iteration == 1
+    obj = get_objective("rosenbrock")
+    for spec, pos, vals, gn in c.history():
+        ref = simulate(obj, spec.build(), np.array([[-1.5, 2.5]]), 1)
+        np.testing.assert_allclose(pos, ref.positions)
+        np.testing.assert_allclose(vals, ref.values)
+        np.testing.assert_allclose(gn, ref.grad_norms)
+
+
+def test_buffers_grow_and_match_simulate(controller):
+    c = controller
+    c.step(600)
+    obj = get_objective("rosenbrock")
+    spec, pos, _, _ = c.history()[2]
+    ref = simulate(obj, spec.build(), c.starts, 600)
+    assert pos.shape == (601, 1, 2)
+    np.testing.assert_allclose(pos, ref.positions)
+
+
+def test_stops_at_max_steps(controller):
+    c = controller
+    c.set_max_steps(20)
+    assert c.step(50) == 20
+    assert c.is_done()
+
+
+def test_diverged_run_stops_others_go_on(controller):
+    c = controller
+    c.set_runs([RunSpec("sgd", {"lr": 0.1}), RunSpec("adam", {"lr": 0.01})])
+    c.step(30)
+    div = c.tracks[0].status()[0]
+    assert div.kind == "diverged"
+    assert c.tracks[1].t == 30 and c.tracks[1].status()[0].kind == "running"
+    frozen = c.tracks[0].positions[-1].copy()
+    c.step(5)
+    np.testing.assert_array_equal(c.tracks[0].positions[-1], frozen)
+
+
+def test_session_round_trip(controller):
+    c = controller
+    s = Session(objective="himmelblau", runs=[RunSpec("adam", {"lr": 0.1})],
+                starts=[(0.0, 0.0), (1.0, -1.0)], speed=100.0, max_steps=50)
+    c.apply_session(s)
+    out = c.session()
+    assert out.objective == "himmelblau" and out.max_steps == 50 and out.speed == 100.0
+    assert out.starts == [(0.0, 0.0), (1.0, -1.0)]
+    assert out.runs[0].optimizer == "adam" and out.runs[0].hyper == {"lr": 0.1}
+    c.step(3)
+    assert c.history()[0][1].shape == (4, 2, 2)
+
+
+def test_reset_returns_to_start(controller):
+    c = controller
+    c.step(10)
+    c.reset()
+    assert c.iteration == 0
+    for _, pos, _, _ in c.history():
+        np.testing.assert_array_equal(pos[-1], c.starts)
+
+
+def test_one_dimensional_objective(controller):
+    c = controller
+    c.set_objective("double_well")
+    assert c.starts.shape == (1, 1)
+    c.step(5)
+    assert c.history()[0][1].shape == (6, 1, 1)

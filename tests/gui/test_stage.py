@@ -1,0 +1,74 @@
+import time
+
+import numpy as np
+from PySide6.QtWidgets import QApplication
+
+from gdviz.core.runspec import RunSpec
+
+
+def make_stage(qtbot, runs=None):
+    from gdviz.gui.controller import Controller
+    from gdviz.gui.stage import Stage
+    c = Controller()
+    if runs is not None:
+        c.set_runs(runs)
+    s = Stage(c)
+    qtbot.addWidget(s)
+    return c, s
+
+
+def test_render_size_and_changes(qtbot):
+    c, s = make_stage(qtbot)
+    a0 = s.render(640, 480)
+    assert a0.shape == (480, 640, 3) and a0.dtype == np.uint8
+    c.step(50)
+    a50 = s.render(640, 480)
+    assert (a0 != a50).any(axis=2).sum() > 200
+    b = s.render(321, 203, loss_plot=True, legend=False, trails=False)
+    assert b.shape == (203, 321, 3)
+    assert s.canvas.show_trails and s.canvas.legend.isVisible()  # restored
+
+
+def test_render_while_shown_keeps_layout(qtbot):
+    c, s = make_stage(qtbot)
+    s.resize(700, 500)
+    s.show()
+    qtbot.waitExposed(s)
+    geo = s.canvas.plotItem.geometry()
+    a = s.render(400, 300)
+    assert a.shape == (300, 400, 3)
+    assert s.canvas.plotItem.geometry() == geo
+
+
+def test_render_is_fast(qtbot):
+    c, s = make_stage(qtbot)
+    c.step(100)
+    s.render(800, 600)
+    t = time.perf_counter()
+    for _ in range(10):
+        s.render(800, 600)
+    assert (time.perf_counter() - t) / 10 < 0.1  # generous: CI machines are slow
+
+
+def test_animation_crash_regression(qtbot):
+    """Thousands of step + repaint cycles of a scene with several runs, trails and many points."""
+    runs = [RunSpec(n, {"lr": lr}) for n, lr in
+            (("sgd", 0.001), ("adam", 0.05), ("sgd", 0.1), ("adam", 0.5))]
+    c, s = make_stage(qtbot, runs)
+    c.set_starts([[-1.5, 2.5], [0.5, -0.5], [1.5, 2.5]])
+    c.set_max_steps(10**6)
+    s.resize(360, 280)
+    s.show()
+    qtbot.waitExposed(s)
+    app = QApplication.instance()
+    t0 = time.perf_counter()
+    frames = 0
+    while frames < 3000 and time.perf_counter() - t0 < 15:
+        c.step(1)
+        if frames % 500 == 250:
+            s.set_trails_visible(frames % 1000 != 250)
+        s.canvas.repaint()
+        app.processEvents()
+        frames += 1
+    assert frames >= 500
+    assert c.iteration == frames

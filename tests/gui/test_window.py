@@ -1,0 +1,158 @@
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from gdviz.core import get_objective, simulate
+
+
+def ball_xy(canvas, i):
+    x, y = canvas.balls[i].getData()
+    return np.array([x[0], y[0]])
+
+
+def test_click_sets_start(window, qtbot):
+    canvas = window.stage.canvas
+    c = window.controller
+    vb = canvas.vb
+    target = (0.5, -0.25)
+    scene_pt = vb.mapViewToScene(QPointF(*target))
+    px = canvas.mapFromScene(scene_pt)
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     px)
+    qtbot.waitUntil(lambda: abs(c.starts[0, 0] - target[0]) < 0.05, timeout=2000)
+    w, h = vb.viewPixelSize()
+    assert len(c.starts) == 1
+    assert abs(c.starts[0, 0] - target[0]) <= 1.5 * w
+    assert abs(c.starts[0, 1] - target[1]) <= 1.5 * h
+    # Shift+click adds a start
+    px2 = canvas.mapFromScene(vb.mapViewToScene(QPointF(-1.0, 2.0)))
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ShiftModifier, px2)
+    qtbot.waitUntil(lambda: len(c.starts) == 2, timeout=2000)
+    assert abs(c.starts[1, 0] + 1.0) <= 1.5 * w
+
+
+def test_step_moves_ball_like_simulate(window, qtbot):
+    c = window.controller
+    window.step_action.trigger()
+    assert c.iteration == 1
+    obj = get_objective("rosenbrock")
+    for i, spec in enumerate(c.runs):
+        ref = simulate(obj, spec.build(), c.starts, 1)
+        np.testing.assert_allclose(ball_xy(window.stage.canvas, i), ref.positions[1, 0])
+
+
+def test_play_runs_through_timer_and_reset(window, qtbot):
+    c = window.controller
+    c.set_speed(600)
+    window.play_action.trigger()
+    assert c.playing
+    qtbot.waitUntil(lambda: c.iteration >= 40, timeout=5000)
+    window.play_action.trigger()
+    assert not c.playing
+    window.reset_action.trigger()
+    assert c.iteration == 0
+    np.testing.assert_allclose(ball_xy(window.stage.canvas, 0), c.starts[0])
+
+
+def test_bad_expression_keeps_objective(window, qtbot):
+    p = window.panel
+    before = window.controller.objective
+    p.expr.setText("x + + (")
+    QTest.keyClick(p.expr, Qt.Key.Key_Return)
+    assert p.expr_error.isVisible()
+    assert p.expr_error.text()
+    assert "ff6b6b" in p.expr_error.styleSheet()
+    assert window.controller.objective is before
+
+
+def test_duplicate_and_change_lr(window, qtbot):
+    p, c = window.panel, window.controller
+    p.run_list.setCurrentRow(2)
+    n = len(c.runs)
+    p.dup_button.click()
+    assert len(c.runs) == n + 1 and p.selected() == n
+    lr = p.hyper_edits["lr"]
+    lr.setText("0.005")
+    lr.editingFinished.emit()
+    assert c.runs[n].hyper["lr"] == 0.005
+    assert "restarted" in window.statusBar().currentMessage()
+    c.step(30)
+    h = c.history()
+    assert not np.allclose(h[2][1], h[n][1])
+
+
+def test_invalid_hyperparameter_is_refused(window, qtbot):
+    p, c = window.panel, window.controller
+    p.run_list.setCurrentRow(0)
+    old = dict(c.runs[0].hyper)
+    lr = p.hyper_edits["lr"]
+    lr.setText("-1")
+    lr.editingFinished.emit()
+    assert c.runs[0].hyper == old
+    assert p.run_error.isVisible() and "learning rate" in p.run_error.text().lower()
+    assert "ff6b6b" in lr.styleSheet()
+
+
+def test_compare_learning_rates(window):
+    p, c = window.panel, window.controller
+    p.run_list.setCurrentRow(2)
+    lr = c.runs[2].build().hp.lr
+    n = len(c.runs)
+    p.compare_button.click()
+    lrs = sorted(r.build().hp.lr for r in c.runs[n:])
+    assert np.allclose(lrs, [lr * 0.1, lr * 10])
+
+
+def test_shortcuts_skip_text_fields(window, qtbot):
+    c = window.controller
+    button = window.panel.dup_button
+    button.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is button, timeout=2000)
+    n_runs = len(c.runs)
+    QTest.keyClick(button, Qt.Key.Key_Right)
+    assert c.iteration == 1
+    QTest.keyClick(button, Qt.Key.Key_Space)
+    assert c.playing
+    QTest.keyClick(button, Qt.Key.Key_Space)
+    assert not c.playing
+    assert len(c.runs) == n_runs  # the focused button was not pressed
+    QTest.keyClick(button, Qt.Key.Key_R)
+    assert c.iteration == 0
+    edit = window.panel.expr
+    edit.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is edit, timeout=2000)
+    QTest.keyClick(edit, Qt.Key.Key_R)
+    QTest.keyClick(edit, Qt.Key.Key_Space)
+    QTest.keyClick(edit, Qt.Key.Key_Right)
+    assert edit.text() == "r "
+    assert c.iteration == 0 and not c.playing
+
+
+def test_objective_combo_lists_builtins(window):
+    from gdviz.core import OBJECTIVES
+    combo = window.panel.objective_combo
+    names = {combo.itemData(i, Qt.ItemDataRole.UserRole) for i in range(combo.count())}
+    assert set(OBJECTIVES) <= names
+    assert combo.itemText(0) == "1-D"
+
+
+def test_one_d_mode_balls_on_curve(window):
+    c = window.controller
+    c.set_objective("double_well")
+    c.step(3)
+    obj = c.objective
+    x, y = window.stage.canvas.balls[0].getData()
+    np.testing.assert_allclose(y, obj.value(np.array([[x[0]]])))
+    assert not window.panel.start_y.isVisible()
+
+
+def test_readouts_show_status(window):
+    from gdviz.core.runspec import RunSpec
+    c = window.controller
+    c.set_runs([RunSpec("sgd", {"lr": 0.1}), RunSpec("adam", {"lr": 0.01})])
+    c.step(30)
+    window.readouts.refresh()
+    assert window.readouts.item(0, 5).text().startswith("diverged at step")
+    assert window.readouts.item(1, 5).text() == "running"
