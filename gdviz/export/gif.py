@@ -51,9 +51,21 @@ def hex_to_rgb(color: str | Sequence[int]) -> tuple[int, int, int]:
 
 def _as_rgb(frame: np.ndarray) -> np.ndarray:
     a = np.asarray(frame)
+    if a.ndim == 2 and a.dtype == np.uint32:
+        return unpack_rgb(a)
     if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
         raise ValueError(f"Invalid frame: shape {a.shape}, dtype {a.dtype} (need (h, w, 3) uint8)")
     return a[:, :, :3]
+
+
+def unpack_rgb(packed: np.ndarray) -> np.ndarray:
+    """``(h, w)`` uint32 ``0x..RRGGBB`` (Qt's RGB32 memory as uint32) -> ``(h, w, 3)`` uint8."""
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255],
+                    axis=-1).astype(np.uint8)
+
+
+def _size(frame: np.ndarray) -> tuple[int, int]:
+    return (frame.shape[1], frame.shape[0])
 
 
 def build_palette(samples: Sequence[np.ndarray], forced: Iterable = (),
@@ -129,14 +141,32 @@ class PaletteMapper:
         self._lut[new] = out
 
     def map(self, frame: np.ndarray) -> np.ndarray:
-        """``(h, w, 3)`` uint8 -> ``(h, w)`` uint8 palette indices."""
-        keys = self._pack(_as_rgb(frame))
+        """``(h, w, 3)`` uint8 RGB, or ``(h, w)`` uint32 packed RGB -> ``(h, w)`` uint8 indices."""
+        if frame.ndim == 2 and frame.dtype == np.uint32:
+            keys = frame & np.uint32(0xFFFFFF)
+        else:
+            keys = self._pack(_as_rgb(frame))
         idx = self._lut[keys]
         unknown = idx == self.UNKNOWN
         if unknown.any():
             self._learn(keys[unknown])
             idx = self._lut[keys]
         return idx.astype(np.uint8)
+
+    def map_delta(self, frame: np.ndarray, prev: np.ndarray, prev_idx: np.ndarray) -> np.ndarray:
+        """Like ``map``, reusing ``prev_idx`` (the indices of frame ``prev``) outside the
+        bounding box of the pixels that changed: consecutive frames differ in a small area."""
+        diff = frame != prev
+        if diff.ndim == 3:
+            diff = diff.any(axis=2)
+        rows = np.flatnonzero(diff.any(axis=1))
+        if rows.size == 0:
+            return prev_idx.copy()
+        cols = np.flatnonzero(diff[rows[0]:rows[-1] + 1].any(axis=0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        out = prev_idx.copy()
+        out[r0:r1, c0:c1] = self.map(frame[r0:r1, c0:c1])
+        return out
 
 
 @dataclass
@@ -166,7 +196,8 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
               loop: int | None = 0, colors: Iterable = (), comment: str | None = None,
               sample: Sequence[np.ndarray] | None = None, sample_extra: Sequence = (),
               total: int = 0, progress: Progress | None = None) -> GifResult:
-    """Write ``frames`` (``(h, w, 3)`` uint8 arrays, all one size) as an animated GIF.
+    """Write ``frames`` (``(h, w, 3)`` uint8 RGB arrays, or ``(h, w)`` uint32 packed RGB as
+    Qt's RGB32 images hold them -- the fast path; all one size) as an animated GIF.
 
     ``colors``: colours that must be exact (the runs' colours).  ``sample``: frames to build the
     palette from (e.g. the first and the last); default: the first frame.  ``progress(done,
@@ -178,9 +209,10 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
     loop_kw = _pillow_loop(loop)
     it = iter(frames)
     try:
-        first = _as_rgb(next(it))
+        first = np.asarray(next(it))
     except StopIteration:
         raise ExportError("No frames to write") from None
+    _as_rgb(first[:1, :1])  # checks the type
     palette = build_palette(list(sample) if sample else [first, *sample_extra], colors)
     # the twin: a second index with the colour of the top-left pixel's palette entry
     mapper = PaletteMapper(palette)
@@ -189,7 +221,7 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
     twin = len(palette)
     full = np.vstack([palette, palette[twin_of:twin_of + 1]])
     pal_bytes = full.tobytes()
-    size = (first.shape[1], first.shape[0])
+    size = _size(first)
     count = 0
 
     def to_image(idx: np.ndarray) -> Image.Image:
@@ -203,18 +235,18 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
         if progress is not None and progress(count, total) is False:
             raise ExportCancelled()
 
-    prev: list[np.ndarray] = [first_idx]
+    prev: list[np.ndarray] = [first_idx, first]
 
     def rest() -> Iterator[Image.Image]:
         for frame in it:
-            rgb = _as_rgb(frame)
-            if (rgb.shape[1], rgb.shape[0]) != size:
-                raise ExportError(f"Frame {count} is {rgb.shape[1]}x{rgb.shape[0]}, "
+            frame = np.asarray(frame)
+            if _size(frame) != size:
+                raise ExportError(f"Frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
                                   f"expected {size[0]}x{size[1]}")
-            idx = mapper.map(rgb)
+            idx = mapper.map_delta(frame, prev[1], prev[0])
             if np.array_equal(idx, prev[0]):
                 idx = _twin_swap(idx, twin_of, twin)
-            prev[0] = idx
+            prev[0], prev[1] = idx, frame
             yield to_image(idx)
             tick()
 

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import __version__
 from ..core.runspec import RunSpec, parse_run
 from ..core.session import Session, SessionError, load_session, resolve_objective, to_dict
@@ -68,6 +70,135 @@ class ExportResult:
         parts.append(f"{self.iterations} iterations")
         return (f"Wrote {self.path} ({human_size(self.bytes)}): {', '.join(parts)}, "
                 f"in {self.seconds:.1f} s")
+
+
+class StageFrames:
+    """Paints a Stage's frames fast: the static layer once, then only what moves.
+
+    The surface, contours, axes, colour bar, minima and start markers do not change during an
+    export, so they are painted once into a background image.  Each frame copies it and paints
+    the scene again with every item hidden (opacity 0) except the balls, the trails and the
+    legend, which lie above all static items in the scene's stacking order anyway, so the
+    result is the same picture ``Stage.render`` paints.  The loss plot (its axes rescale as it
+    grows) is painted whole each frame.  Frames come out as ``(h, w)`` uint32 ``0xffRRGGBB``
+    (Qt's RGB32 memory, no conversion) -- ``gif.write_gif`` takes them as they are.
+    """
+
+    def __init__(self, stage, width: int, height: int, *, trails: bool = True,
+                 legend: bool = True, loss_plot: bool = False) -> None:
+        from PySide6.QtGui import QColor, QImage
+
+        from ..gui.stage import LOSS_FRACTION
+
+        self.stage, self.w, self.h, self.loss_plot = stage, int(width), int(height), loss_plot
+        if self.w < 16 or self.h < 16:
+            raise ValueError(f"Invalid size: {self.w}x{self.h}")
+        canvas = stage.canvas
+        runs = stage.controller.runs
+        canvas.set_trails_visible(trails, runs)
+        canvas.legend.setVisible(legend)
+        stage.refresh()
+        self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
+        self.bg_color = QColor(self._bg())
+        moving = [*canvas.balls, *canvas.trails]
+        legend_on = legend and canvas.legend.isVisible()
+        self._static = self._static_items(canvas.scene(), [*moving, canvas.legend])
+        # 1. the static layer: everything but the moving items and the legend
+        for it in [*moving, canvas.legend]:
+            it.setOpacity(0.0)
+        self.background = QImage(self.w, self.h, QImage.Format.Format_RGB32)
+        self.background.fill(self.bg_color)
+        self._paint(self.background, canvas, 0, self.ch)
+        # 2. the legend, on top of everything, as a transparent overlay
+        for it in self._static:
+            it.setOpacity(0.0)
+        self.overlay = None
+        if legend_on:
+            canvas.legend.setOpacity(1.0)
+            layer = QImage(self.w, self.ch, QImage.Format.Format_ARGB32_Premultiplied)
+            layer.fill(QColor(0, 0, 0, 0))
+            self._paint(layer, canvas, 0, self.ch)
+            rect = canvas.legend.sceneBoundingRect().toAlignedRect().adjusted(-2, -2, 2, 2)
+            rect = rect.intersected(layer.rect())
+            self.overlay = (rect.topLeft(), layer.copy(rect))
+            canvas.legend.setOpacity(0.0)
+        # 3. each frame: the balls and trails, over the static layer, under the legend
+        for it in moving:
+            it.setOpacity(1.0)
+        self.image = QImage(self.w, self.h, QImage.Format.Format_RGB32)
+
+    def _bg(self) -> str:
+        from ..gui import canvas as canvas_module
+
+        return getattr(canvas_module, "BG", "#000000")
+
+    @staticmethod
+    def _static_items(scene, moving) -> list:
+        keep = set()
+        for it in moving:
+            p = it
+            while p is not None:          # the moving items and their ancestors
+                keep.add(p)
+                p = p.parentItem()
+        out = []
+        for it in scene.items():
+            p, inside = it, False
+            while p is not None:          # ... and their descendants stay
+                if p in moving:
+                    inside = True
+                    break
+                p = p.parentItem()
+            if not inside and it not in keep and it.opacity() > 0:
+                out.append(it)
+        return out
+
+    def _paint(self, img, view, y: int, h: int) -> None:
+        from PySide6.QtCore import QRectF
+        from PySide6.QtGui import QPainter
+
+        p = QPainter(img)
+        try:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            item = view.plotItem
+            size = QRectF(0, 0, self.w, h)
+            if item.geometry() != size:
+                item.setGeometry(size)
+                item.layout.activate()
+            view.scene().render(p, QRectF(0, y, self.w, h), size)
+        finally:
+            p.end()
+
+    def packed(self) -> np.ndarray:
+        """The current frame as ``(h, w)`` uint32 (a copy)."""
+        from PySide6.QtCore import QRect
+        from PySide6.QtGui import QPainter
+
+        img = self.image
+        p = QPainter(img)
+        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        p.drawImage(0, 0, self.background)
+        if self.loss_plot:
+            p.fillRect(QRect(0, self.ch, self.w, self.h - self.ch), self.bg_color)
+        p.end()
+        self._paint(img, self.stage.canvas, 0, self.ch)
+        if self.overlay is not None:
+            p = QPainter(img)
+            p.drawImage(self.overlay[0], self.overlay[1])
+            p.end()
+        if self.loss_plot:
+            self.stage.loss.update_runs(self.stage.controller.history())
+            self._paint(img, self.stage.loss, self.ch, self.h - self.ch)
+        a = np.frombuffer(img.constBits(), np.uint32).reshape(self.h, img.bytesPerLine() // 4)
+        return a[:, : self.w].copy()
+
+    def rgb(self) -> np.ndarray:
+        from .gif import unpack_rgb
+
+        return unpack_rgb(self.packed())
+
+    def close(self) -> None:
+        for it in [*self._static, self.stage.canvas.legend]:
+            it.setOpacity(1.0)
 
 
 def _ensure_app():
@@ -117,8 +248,13 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     stage = (stage_factory or Stage)(ctl)
     colors = [r.color for r in ctl.runs if r.color and r.visible]
 
+    fast: list[StageFrames] = []
+
     def render():
-        return stage.render(width, height, trails=trails, legend=legend, loss_plot=loss_plot)
+        if not fast:
+            fast.append(StageFrames(stage, width, height, trails=trails, legend=legend,
+                                    loss_plot=loss_plot))
+        return fast[0].packed()
 
     def final_frame():
         ctl.reset()
@@ -129,10 +265,12 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
 
     def frames_iter() -> Iterator:
         done = 0
+        ctl.blockSignals(True)  # no per-step redraws (and no loss-plot updates) between frames
         for t in targets:
             if t > done:
                 ctl.step(t - done)
                 done = t
+                stage.canvas.update_runs(ctl.history(), ctl.starts)
             shown[0] = ctl.iteration
             yield render()
             if until_done and ctl.is_done():
@@ -141,9 +279,10 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     try:
         if suffix == ".png":
             from .gif import write_png
-            frame = final_frame()
+            ctl.step(targets[-1])
             shown[0] = ctl.iteration
-            write_png(path, frame, comment=comment)
+            write_png(path, stage.render(width, height, trails=trails, legend=legend,
+                                         loss_plot=loss_plot), comment=comment)
             n = 1
             if progress is not None:
                 progress(1, 1)
@@ -156,11 +295,15 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                             progress=progress, sample_extra=[last])
             n = res.frames
         else:
+            from .gif import unpack_rgb
             from .video import write_mp4
             ctl.reset()
-            n = write_mp4(path, frames_iter(), fps=fps, comment=comment, total=len(targets),
-                          progress=progress)
+            n = write_mp4(path, (unpack_rgb(f) for f in frames_iter()), fps=fps,
+                          comment=comment, total=len(targets), progress=progress)
     finally:
+        for f in fast:
+            f.close()
+        ctl.blockSignals(False)
         ctl.pause()
         stage.deleteLater()
         ctl.deleteLater()
