@@ -210,7 +210,7 @@ def test_pathological_but_legal_inputs_are_fast():
         assert time.perf_counter() - start < 2.0, text
 
 
-@settings(max_examples=300, deadline=2000)
+@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
 def test_random_printable_text_only_ever_raises_value_error(text):
     try:
@@ -235,7 +235,7 @@ def formula_like(draw, depth=0):
     return f"{draw(formula_like(depth + 1))}{op}{draw(formula_like(depth + 1))}"
 
 
-@settings(max_examples=100, deadline=2000)  # each accepted formula is compiled (~15 ms)
+@settings(max_examples=100, deadline=None)  # each accepted formula is compiled (~15 ms)
 @given(formula_like())
 def test_random_formulas_only_ever_raise_value_error(text):
     try:
