@@ -31,9 +31,13 @@ class RunSpec:
 
     def build(self) -> Optimizer:
         """The optimizer this spec describes; ValueError on any bad value."""
-        return make_optimizer(self.optimizer, lr_schedule=schedule_from_dict(self.lr_schedule),
-                              momentum_schedule=schedule_from_dict(self.momentum_schedule),
-                              noise=self.noise, seed=self.seed, **self.hyper)
+        try:
+            return make_optimizer(
+                self.optimizer, lr_schedule=schedule_from_dict(self.lr_schedule),
+                momentum_schedule=schedule_from_dict(self.momentum_schedule),
+                noise=self.noise, seed=self.seed, **self.hyper)
+        except TypeError as e:  # a value of the wrong type, e.g. a schedule parameter "fast"
+            raise ValueError(f"Invalid {self.optimizer} run: {e}") from None
 
     def label(self) -> str:
         return self.build().label()
@@ -45,11 +49,18 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
-        if not isinstance(d, dict) or "optimizer" not in d:
-            raise ValueError(f"Invalid run: {d!r} (needs an 'optimizer')")
+        """The inverse of ``to_dict``; ValueError for anything that is not a valid run."""
+        if not isinstance(d, dict) or not isinstance(d.get("optimizer"), str):
+            raise ValueError(f"Invalid run: {d!r} (needs an 'optimizer' name)")
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"Invalid run field(s): {', '.join(sorted(unknown))}")
+        expected = {"hyper": dict, "lr_schedule": (dict, type(None)),
+                    "momentum_schedule": (dict, type(None)), "noise": (int, float),
+                    "seed": int, "color": (str, type(None)), "visible": bool}
+        for key, kind in expected.items():
+            if key in d and not isinstance(d[key], kind):
+                raise ValueError(f"Invalid run field {key}: {d[key]!r}")
         spec = cls(**d)
         spec.hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.hyper.items()}
         spec.build()  # validates
@@ -102,8 +113,5 @@ def parse_run(text: str) -> RunSpec:
             run.hyper["betas"] = tuple(betas)
         else:
             run.hyper[key] = val
-    try:
-        run.build()
-    except TypeError as e:  # a value of the wrong type, e.g. lr=fast
-        raise ValueError(f"Invalid value in {text!r}: {e}") from None
+    run.build()
     return run

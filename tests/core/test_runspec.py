@@ -55,3 +55,16 @@ def test_from_dict_rejects_bad():
         RunSpec.from_dict({"optimizer": "adam", "warp": 9})
     with pytest.raises(ValueError):
         RunSpec.from_dict(["adam"])
+
+
+@pytest.mark.parametrize("d", [
+    {"optimizer": "adam", "hyper": [1, 2]},
+    {"optimizer": "adam", "lr_schedule": {"kind": "exponential", "gamma": "fast"}},
+    {"optimizer": "adam", "lr_schedule": {"kind": "exponential", "warp": 1}},
+    {"optimizer": "adam", "noise": "loud"},
+    {"optimizer": "adam", "seed": 1.5},
+    {"optimizer": 7},
+])
+def test_from_dict_wrong_types_are_value_errors(d):
+    with pytest.raises(ValueError, match="Invalid"):
+        RunSpec.from_dict(d)
