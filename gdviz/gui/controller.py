@@ -40,8 +40,8 @@ def default_runs() -> list[RunSpec]:
         except (ValueError, TypeError):
             r = RunSpec(r.optimizer)
         good.append(r)
-    for i, r in enumerate(good):
-        r.color = PALETTE[i % len(PALETTE)]
+    for r, c in zip(good, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[6]), strict=False):
+        r.color = c  # orange, sky blue, green, pink: apart on viridis and for colour-blind eyes
     return good
 
 
@@ -141,6 +141,7 @@ class Controller(QObject):
         self.objective_text = "rosenbrock"
         self.starts = np.array([[-1.5, 2.5]])
         self.tracks: list[Track] = []
+        self.view: tuple[tuple[float, float], ...] | None = None  # set by the stage; None=bounds
         self.speed = 30.0
         self.max_steps = 1000
         self.playing = False
@@ -171,8 +172,7 @@ class Controller(QObject):
         return tr.t >= self.max_steps or tr.finished()
 
     def session(self) -> Session:
-        view = getattr(self, "view", None)
-        return Session(objective=self.objective_text, view=view,
+        return Session(objective=self.objective_text, view=self.view,
                        runs=[copy.deepcopy(r) for r in self.runs],
                        starts=[tuple(float(c) for c in p) for p in self.starts],
                        speed=self.speed, max_steps=self.max_steps)

@@ -61,7 +61,7 @@ class FloatEdit(QLineEdit):
         self.setValidator(v)
         self._value = float(value)
         self.editingFinished.connect(self._finished)
-        self.setMinimumWidth(70)
+        self.setMinimumWidth(60)
 
     def value(self) -> float:
         return self._value
@@ -125,6 +125,7 @@ class Panel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(scroll)
         body = QWidget()
         scroll.setWidget(body)
@@ -231,7 +232,8 @@ class Panel(QWidget):
         self._objective_changed()
         self._runs_changed()
         self._starts_changed()
-        self.setMinimumWidth(300)
+        body.setMinimumWidth(330)
+        self.setMinimumWidth(350)
 
     # ------------------------------------------------------------------ objective
     def _objective_picked(self, row: int) -> None:

@@ -37,12 +37,17 @@ class Readouts(QTableWidget):
         self.controller = controller
         self.setHorizontalHeaderLabels(COLUMNS)
         self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.setMinimumHeight(self.fontMetrics().height() * 8)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         h = self.horizontalHeader()
-        h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
+        em = self.fontMetrics().horizontalAdvance("0")
+        for col, chars in enumerate((26, 9, 12, 10, 24)):  # fixed: values change every frame
+            self.setColumnWidth(col, em * chars)
         self._last = 0.0
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)

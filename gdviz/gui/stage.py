@@ -99,6 +99,7 @@ class Stage(QWidget):
         c.stepped.connect(self.refresh)
         c.startsChanged.connect(self.refresh)
         self.canvas.startClicked.connect(self._start_clicked)
+        self.canvas.viewChanged.connect(self._view_changed)
         self._objective_changed()
         self._runs_changed()
 
@@ -110,6 +111,16 @@ class Stage(QWidget):
             c.add_start(p)
         else:
             c.set_starts([p])
+
+    def _view_changed(self) -> None:
+        obj = self.controller.objective
+        (x0, x1), (y0, y1) = self.canvas.view()
+        self.controller.view = ((x0, x1), (y0, y1)) if obj.dim == 2 else ((x0, x1),)
+
+    def reset_view(self) -> None:
+        """Back to the objective's bounds."""
+        self.canvas.reset_view()
+        self.controller.view = None
 
     def _objective_changed(self) -> None:
         c = self.controller
@@ -163,7 +174,6 @@ class Stage(QWidget):
         ch = height - int(round(height * LOSS_FRACTION)) if loss_plot else height
         p = QPainter(img)
         try:
-            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             keep = not self.isVisible()  # offscreen: keep the layout for the next frame
             _paint_view(canvas, p, QRectF(0, 0, width, ch), keep)
             if loss_plot:

@@ -72,8 +72,6 @@ class MainWindow(QMainWindow):
         self.readouts_dock.setWidget(self.readouts)
         self.readouts_dock.setFeatures(self.panel_dock.features())
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.readouts_dock)
-        self.resizeDocks([self.readouts_dock], [150], Qt.Orientation.Vertical)
-        self.resizeDocks([self.panel_dock], [340], Qt.Orientation.Horizontal)
         self._build_toolbar()
         self._build_menus()
         self._build_shortcuts()
@@ -150,7 +148,7 @@ class MainWindow(QMainWindow):
         view = mb.addMenu("&View")
         act = view.addAction("Reset view")
         act.setShortcut(QKeySequence("Ctrl+0"))
-        act.triggered.connect(lambda: self.stage.canvas.reset_view())
+        act.triggered.connect(self.stage.reset_view)
         trails = view.addAction("Show trails")
         trails.setCheckable(True)
         trails.setChecked(True)
@@ -224,6 +222,14 @@ class MainWindow(QMainWindow):
                           "<h3>gdviz</h3><p>See gradient-descent optimizers move: SGD, Momentum, "
                           "Nesterov, AdaGrad, RMSprop, Adam and friends on 1-D and 2-D "
                           "objectives.</p><p>Click the plot to choose where they start.</p>")
+
+    def showEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(ev)
+        if not getattr(self, "_docks_sized", False):
+            self._docks_sized = True
+            self.resizeDocks([self.panel_dock], [380], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.readouts_dock], [self.readouts.minimumHeight() + 30],
+                             Qt.Orientation.Vertical)
 
     def paintEvent(self, ev) -> None:  # noqa: N802 (Qt name)
         super().paintEvent(ev)
