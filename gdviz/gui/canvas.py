@@ -17,7 +17,9 @@ from ..core import Objective
 GRID = 400          # heatmap resolution per axis
 CONTOUR_GRID = 220  # contour resolution per axis
 N_LEVELS = 12
-TRAIL_BUDGET = 100_000  # most trail vertices drawn per run; longer trails show their last part
+TRAIL_BUDGET = 60_000  # most trail vertices drawn per run; longer trails show their last part
+MAX_START_MARKS = 200  # more start points than this: no '+' marks (they would hide the balls)
+THIN_TRAILS = 50  # runs with more start points draw 1-px trails (Qt's fast hairline path)
 BG = "#15171c"
 
 
@@ -292,6 +294,7 @@ class Canvas(pg.PlotWidget):
         key = (id(obj), starts.shape, starts.tobytes())
         if key != self._starts_key:  # the starts rarely change; thousands cost to restyle
             self._starts_key = key
+            self.starts_item.setVisible(len(starts) <= MAX_START_MARKS)
             if obj.dim == 2:
                 self.starts_item.setData(starts[:, 0], starts[:, 1])
             else:
@@ -313,6 +316,11 @@ class Canvas(pg.PlotWidget):
         keep = max(2, min(T, TRAIL_BUDGET // max(n, 1) - 1))
         pos, vals = pos[T - keep:], vals[T - keep:]
         T = pos.shape[0]
+        width = 2 if n <= THIN_TRAILS else 1
+        pen = trail.opts["pen"]
+        if pen.width() != width:
+            pen = pg.mkPen(pen.color(), width=width)
+            trail.setPen(pen)
         buf = np.empty((n, T + 1, 2))
         buf[:, :T, 0] = pos[:, :, 0].T
         buf[:, :T, 1] = pos[:, :, 1].T if dim == 2 else vals.T

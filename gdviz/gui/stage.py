@@ -184,8 +184,9 @@ class Stage(QWidget):
             if trails != old_trails:
                 canvas.set_trails_visible(old_trails, self.controller.runs)
             canvas.legend.setVisible(old_legend)
-        a = np.frombuffer(img.constBits(), np.uint8).reshape(height, img.bytesPerLine() // 4, 4)
-        return np.ascontiguousarray(a[:, :width, 2::-1])  # BGRA in memory -> RGB
+        rgb = img.convertToFormat(QImage.Format.Format_RGB888)  # in C++: 3× faster than numpy
+        a = np.frombuffer(rgb.constBits(), np.uint8).reshape(height, rgb.bytesPerLine())
+        return a[:, : width * 3].reshape(height, width, 3).copy()
 
 
 def _paint_view(view: pg.PlotWidget, p: QPainter, target: QRectF, keep: bool) -> None:

@@ -72,3 +72,24 @@ def test_animation_crash_regression(qtbot):
         frames += 1
     assert frames >= 500
     assert c.iteration == frames
+
+
+def test_render_colours_are_rgb(qtbot):
+    c, s = make_stage(qtbot)
+    a = s.render(300, 200)
+    assert tuple(a[0, 0]) == (0x15, 0x17, 0x1C)  # the background, not BGR
+
+
+def test_pan_recomputes_surface_and_session_view(qtbot):
+    c, s = make_stage(qtbot)
+    canvas = s.canvas
+    before = canvas.image.image.copy()
+    canvas.vb.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0)
+    qtbot.waitSignal(canvas.viewChanged, timeout=2000)
+    qtbot.waitUntil(lambda: c.session().view is not None, timeout=2000)
+    (x0, x1), (y0, y1) = c.session().view
+    assert abs(x0) < 1e-9 and abs(x1 - 1) < 1e-9
+    assert not np.array_equal(before, canvas.image.image)
+    s.reset_view()
+    assert c.session().view is None
+    assert canvas.view()[0] == c.objective.bounds[0]

@@ -156,3 +156,45 @@ def test_readouts_show_status(window):
     window.readouts.refresh()
     assert window.readouts.item(0, 5).text().startswith("diverged at step")
     assert window.readouts.item(1, 5).text() == "running"
+
+
+def test_betas_eps_and_schedule_editors(window):
+    from gdviz.core import SCHEDULES
+    p, c = window.panel, window.controller
+    p.run_list.setCurrentRow(2)  # Adam
+    betas = p.hyper_edits["betas"]
+    betas.edits[0].setText("0.8")
+    betas.edits[0].editingFinished.emit()
+    assert tuple(c.runs[2].hyper["betas"]) == (0.8, 0.999)
+    eps = p.hyper_edits["eps"]
+    eps.setText("1e-6")
+    eps.editingFinished.emit()
+    assert c.runs[2].hyper["eps"] == 1e-6
+    assert "exponential" in SCHEDULES
+    i = p.lr_sched.findData("exponential")
+    p.lr_sched.setCurrentIndex(i)
+    p.lr_sched.activated.emit(i)
+    assert c.runs[2].lr_schedule == {"kind": "exponential"}
+    c.step(5)
+    assert c.iteration == 5
+
+
+def test_typed_start(window):
+    p, c = window.panel, window.controller
+    p.start_x.setText("0.25")
+    p.start_x.editingFinished.emit()
+    assert c.starts[0, 0] == 0.25 and c.iteration == 0
+
+
+def test_good_expression_switches_objective(window):
+    p, c = window.panel, window.controller
+    p.expr.setText("x**2 + 3*y**2")
+    QTest.keyClick(p.expr, Qt.Key.Key_Return)
+    assert not p.expr_error.isVisible()
+    assert c.objective.dim == 2 and c.objective.expression
+    assert c.session().objective == "x**2 + 3*y**2"
+    p.expr.setText("x**4 - x")
+    QTest.keyClick(p.expr, Qt.Key.Key_Return)
+    assert c.objective.dim == 1 and c.starts.shape == (1, 1)
+    c.step(3)
+    assert window.stage.render(200, 150).shape == (150, 200, 3)
