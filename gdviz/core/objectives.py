@@ -56,12 +56,14 @@ def _make(name: str, dim: int, f, g, bounds: Bounds, minima=(), title: str = "",
         return np.broadcast_to(np.asarray(f(*cols), dtype=float), cols[0].shape).copy()
 
     def gradient(X: np.ndarray) -> np.ndarray:
-        cols = [X[:, i] for i in range(dim)]
-        parts = g(*cols)
+        # Each component is written straight into its column (a constant is broadcast): one
+        # pass fewer than stacking the columns afterwards.
+        out = np.empty((X.shape[0], dim))
         if dim == 1:
-            parts = (parts,)
-        return np.stack([np.broadcast_to(np.asarray(p, dtype=float), cols[0].shape)
-                         for p in parts], axis=1)
+            out[:, 0] = g(X[:, 0])
+        else:
+            out[:, 0], out[:, 1] = g(X[:, 0], X[:, 1])
+        return out
 
     return Objective(name, dim, value, gradient, bounds=bounds,
                      minima=tuple(tuple(float(c) for c in m) for m in minima),

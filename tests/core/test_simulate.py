@@ -1,9 +1,22 @@
+import importlib
+
 import numpy as np
 import pytest
 
-from gdviz.core import advance, get_objective, init_run, make_optimizer, simulate
+from gdviz.core import (
+    OPTIMIZERS,
+    advance,
+    get_objective,
+    init_run,
+    make_optimizer,
+    make_schedule,
+    simulate,
+)
 from gdviz.core.objectives import Objective
 from gdviz.core.simulate import DIVERGENCE_BOUND
+
+# the module, not the function ``simulate`` that gdviz.core exports under the same name
+simulate_module = importlib.import_module("gdviz.core.simulate")
 
 
 def test_diverging_point_stops_others_go_on():
@@ -77,3 +90,109 @@ def test_values_and_grad_norms_recorded():
 def test_bad_steps():
     with pytest.raises(ValueError, match="steps"):
         simulate(get_objective("sphere"), make_optimizer("sgd"), np.zeros((1, 2)), -1)
+
+
+# --- blocked stepping: bit-identical to stepping all points at once ----------------------------
+
+def _run_stepwise(obj, opt, x0, steps):
+    rs = init_run(obj, opt, x0)
+    xs = [rs.x]
+    for _ in range(steps):
+        rs = advance(obj, opt, rs)
+        xs.append(rs.x)
+    return rs, np.stack(xs)
+
+
+def _blocked(monkeypatch, block=64):
+    """Step in blocks of ``block`` points from any number of points."""
+    monkeypatch.setattr(simulate_module, "BLOCK", block)
+    monkeypatch.setattr(simulate_module, "BLOCKED_FROM", 1)
+
+
+def _unblocked(monkeypatch):
+    monkeypatch.setattr(simulate_module, "BLOCKED_FROM", 10**12)
+
+
+def _assert_same_run(a, b):
+    (rs_a, xs_a), (rs_b, xs_b) = a, b
+    np.testing.assert_array_equal(xs_a, xs_b)
+    np.testing.assert_array_equal(rs_a.diverged_at, rs_b.diverged_at)
+    assert rs_a.opt.t == rs_b.opt.t
+    assert type(rs_a.opt.inner) is type(rs_b.opt.inner)
+    for u, v in zip(rs_a.opt.inner, rs_b.opt.inner, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def _starts(n, obj, seed=1):
+    lo, hi = np.array(obj.bounds).T
+    return np.random.default_rng(seed).uniform(lo, hi, size=(n, obj.dim))
+
+
+def _options():
+    ramp = make_schedule("ramp", start=0.5, ramp_steps=10)
+    return [
+        {},
+        {"lr_schedule": make_schedule("cosine", total_steps=30)},
+        {"lr_schedule": make_schedule("exponential", gamma=0.9), "momentum_schedule": ramp},
+        {"noise": 0.3, "seed": 7},
+    ]
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("options", range(4))
+def test_blocked_equals_unblocked(monkeypatch, name, options):
+    kw = dict(_options()[options])
+    if "momentum_schedule" in kw and OPTIMIZERS[name].momentum_field is None:
+        del kw["momentum_schedule"]
+    obj = get_objective("rosenbrock")
+    opt = make_optimizer(name, **kw)
+    x0 = _starts(1000, obj)  # not a multiple of the block size
+    _unblocked(monkeypatch)
+    whole = _run_stepwise(obj, opt, x0, 30)
+    _blocked(monkeypatch)
+    blocked = _run_stepwise(obj, opt, x0, 30)
+    _assert_same_run(whole, blocked)
+
+
+@pytest.mark.parametrize("hp", [{"amsgrad": True}, {"centered": True, "momentum": 0.9}])
+def test_blocked_equals_unblocked_variants(monkeypatch, hp):
+    # the state fields that the plain variants pass through unchanged are updated here
+    name = "adam" if "amsgrad" in hp else "rmsprop"
+    obj = get_objective("himmelblau")
+    opt = make_optimizer(name, lr=0.05, **hp)
+    x0 = _starts(777, obj)
+    _unblocked(monkeypatch)
+    whole = _run_stepwise(obj, opt, x0, 25)
+    _blocked(monkeypatch, block=100)
+    _assert_same_run(whole, _run_stepwise(obj, opt, x0, 25))
+
+
+def test_blocked_divergence_and_one_dimension(monkeypatch):
+    # SGD with lr = 1.5 on x² diverges from every start but 0, at a step that depends on the start
+    obj = get_objective("parabola")
+    opt = make_optimizer("sgd", lr=1.5)
+    x0 = np.concatenate([np.zeros((3, 1)), _starts(500, obj)])
+    _unblocked(monkeypatch)
+    whole = _run_stepwise(obj, opt, x0, 40)
+    _blocked(monkeypatch, block=50)
+    blocked = _run_stepwise(obj, opt, x0, 40)
+    _assert_same_run(whole, blocked)
+    assert (blocked[0].diverged_at[3:] > 0).all() and (blocked[0].diverged_at[:3] == -1).all()
+
+
+def test_blocked_noise_is_reproducible_and_leaves_inputs_alone(monkeypatch):
+    obj = get_objective("rosenbrock")
+    opt = make_optimizer("nag", lr=1e-4, noise=0.5, seed=3)
+    x0 = _starts(300, obj)
+    _blocked(monkeypatch, block=32)
+    rs0 = init_run(obj, opt, x0)
+    rs1 = advance(obj, opt, rs0)
+    before = rs1.x.copy(), [a.copy() for a in rs1.opt.inner]
+    a, b = advance(obj, opt, rs1), advance(obj, opt, rs1)  # each advance: its own generator use
+    np.testing.assert_array_equal(rs1.x, before[0])
+    for u, v in zip(rs1.opt.inner, before[1], strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a.x, b.x)  # the generator moved on between the two
+    # a fresh run with the same seed repeats the first
+    again = advance(obj, opt, advance(obj, opt, init_run(obj, opt, x0)))
+    np.testing.assert_array_equal(again.x, a.x)

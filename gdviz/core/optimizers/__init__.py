@@ -40,6 +40,10 @@ class Optimizer:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def has_schedules(self) -> bool:
+        return self.lr_schedule is not None or self.momentum_schedule is not None
+
     def hyper_at(self, k: int) -> Any:
         """The hyperparameters in force at step ``k`` (0 for the first step)."""
         hp = self.hp
@@ -66,8 +70,7 @@ class Optimizer:
             def grad_fn(p: np.ndarray) -> np.ndarray:
                 return exact(p) + sigma * rng.standard_normal(p.shape)
 
-        hp = self.hp if (self.lr_schedule is None and self.momentum_schedule is None) \
-            else self.hyper_at(state.t)
+        hp = self.hyper_at(state.t) if self.has_schedules else self.hp
         x, inner = self.spec.step(hp, state.inner, x, grad_fn)
         return x, OptState(state.t + 1, inner, state.rng)
 
