@@ -47,7 +47,7 @@ def init_run(obj: Objective, opt: Optimizer, x0: np.ndarray) -> RunState:
 def advance(obj: Objective, opt: Optimizer, rs: RunState) -> RunState:
     """One iteration of every point."""
     with np.errstate(all="ignore"):
-        if rs.x.shape[0] >= BLOCKED_FROM:
+        if rs.x.shape[0] >= max(BLOCKED_FROM, 2):
             x, o, ok = _blocked_step(obj, opt, rs)
         else:
             x, o = opt.step(rs.x, rs.opt, obj.grad)
@@ -87,7 +87,7 @@ def _settle(x: np.ndarray, diverged_at: np.ndarray, frozen: np.ndarray | None) -
 # arithmetic on each number is unchanged, so the trajectories are bit-identical to stepping all
 # points at once.  Gradient noise is drawn for all points at once, as unblocked, and sliced.
 
-BLOCK = 8_192
+BLOCK = 16_384
 BLOCKED_FROM = 32_768
 THREADS = 2
 _pool: ThreadPoolExecutor | None = None
@@ -127,7 +127,11 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
     noise = None if state.rng is None else _Noise(state.rng, opt.noise, x0.shape)
     inner = state.inner
     per_point = [isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n for v in inner]
-    spans = [(lo, min(lo + BLOCK, n)) for lo in range(0, n, BLOCK)]
+    # blocks of at most BLOCK points, as many as a multiple of THREADS, of equal sizes
+    k = -(-(n - 1) // BLOCK)
+    k = -(-k // THREADS) * THREADS
+    cuts = [1 + (n - 1) * i // k for i in range(k + 1)]
+    spans = list(zip(cuts[:-1], cuts[1:], strict=True))
 
     def step(lo: int, hi: int):
         parts = [v[lo:hi] if p else v for v, p in zip(inner, per_point, strict=True)]
@@ -143,9 +147,10 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
         xb, out = opt.spec.step(hp, type(inner)(*parts), x0[lo:hi], grad)
         return parts, xb, out
 
-    # The first block shows the new state's layout: which fields are per point, and which of
-    # those the step passed through unchanged (e.g. AMSGrad's v_max while amsgrad is off).
-    parts, xb, out = step(*spans[0])
+    # Stepping the first point alone shows the new state's layout: which fields are per point,
+    # and which of those the step passed through unchanged (e.g. AMSGrad's v_max while amsgrad
+    # is off).  The other points then go in blocks, all on the worker threads.
+    parts, xb, out = step(0, 1)
     x = np.empty_like(x0, dtype=xb.dtype)
     copied = [p and o is not v for p, o, v in zip(per_point, out, parts, strict=True)]
     fields = [np.empty((n, *o.shape[1:]), dtype=o.dtype) if c else v
@@ -167,8 +172,8 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
         with np.errstate(all="ignore"):  # a worker thread does not inherit the caller's
             return store(*span, *step(*span))
 
-    ok = store(*spans[0], parts, xb, out)
-    ok &= all(list(_executor().map(work, spans[1:])))
+    ok = store(0, 1, parts, xb, out)
+    ok &= all(list(_executor().map(work, spans)))
     it = iter(scalars)
     new = type(inner)(*[f if p else next(it) for f, p in zip(fields, per_point, strict=True)])
     return x, OptState(state.t + 1, new, state.rng), ok
