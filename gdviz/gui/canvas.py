@@ -120,6 +120,7 @@ class Canvas(pg.PlotWidget):
         self.cmap = pg.colormap.get("viridis")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-20)
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # blit, not rescale
         self.contours = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 70), width=1))
         self.contours.setZValue(-10)
         # the surface only changes with the view: let Qt keep it as a pixmap between frames
@@ -136,7 +137,7 @@ class Canvas(pg.PlotWidget):
                                               brush=pg.mkBrush(20, 22, 28, 200),
                                               pen=pg.mkPen("#555"), labelTextSize="10pt")
         self.balls: list[pg.ScatterPlotItem] = []
-        self.trails: list[pg.PlotDataItem] = []
+        self.trails: list[pg.PlotCurveItem] = []
         self.show_trails = True
         for it in (self.image, self.contours, self.curve, self.minima, self.starts_item):
             self.plotItem.addItem(it)
@@ -261,8 +262,7 @@ class Canvas(pg.PlotWidget):
         self.balls, self.trails = [], []
         for i, spec in enumerate(specs):
             col = QColor(spec.color or "#ffffff")
-            trail = pg.PlotDataItem(pen=pg.mkPen(col, width=2), connect="finite",
-                                    skipFiniteCheck=False)
+            trail = pg.PlotCurveItem(pen=pg.mkPen(col, width=2), connect="finite")
             trail.setZValue(10 + i)
             ball = pg.ScatterPlotItem(size=13, pxMode=True, brush=pg.mkBrush(col),
                                       pen=pg.mkPen("#101010", width=1.5), symbol="o",
@@ -311,7 +311,7 @@ class Canvas(pg.PlotWidget):
                 self._set_trail(trail, pos, vals, obj.dim)
 
     @staticmethod
-    def _set_trail(trail: pg.PlotDataItem, pos: np.ndarray, vals: np.ndarray, dim: int) -> None:
+    def _set_trail(trail: pg.PlotCurveItem, pos: np.ndarray, vals: np.ndarray, dim: int) -> None:
         T, n = pos.shape[0], pos.shape[1]
         keep = max(2, min(T, TRAIL_BUDGET // max(n, 1) - 1))
         pos, vals = pos[T - keep:], vals[T - keep:]
