@@ -112,8 +112,10 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
         else:
             g = g + hp.weight_decay * x
     m = lerp(s.m, g, 1.0 - b1)     # β1·m + (1 − β1)·g
+    g2 = g * g
+    g2 *= 1.0 - b2
     v = b2 * s.v
-    v += (1.0 - b2) * (g * g)
+    v += g2                         # β2·v + (1 − β2)·g²
     v_max = np.maximum(s.v_max, v) if hp.amsgrad else s.v_max
     denom = np.sqrt(v_max if hp.amsgrad else v)
     if not hp.bias_correction:
@@ -124,7 +126,7 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
         step_size = hp.lr / (1.0 - b1**t)
         denom /= np.sqrt(1.0 - b2**t)
     denom += hp.eps
-    step = m / denom
+    step = np.divide(m, denom, out=denom)   # m / denom, in the fresh denom
     step *= step_size
     return x - step, AdamState(t, m, v, v_max)
 

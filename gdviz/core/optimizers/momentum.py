@@ -69,7 +69,8 @@ def nag_step(hp: MomentumHyper, s: MomentumState, x: np.ndarray, grad_fn: GradFn
     not its :math:`\theta_t`.
     """
     mv = hp.momentum * s.v
-    v = mv - hp.lr * grad_fn(x + mv)
+    v = hp.lr * grad_fn(x + mv)
+    np.subtract(mv, v, out=v)       # μv − η∇f(θ + μv), in the fresh array
     return x + v, MomentumState(v)
 
 

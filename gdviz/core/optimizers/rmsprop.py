@@ -74,8 +74,10 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
     if hp.weight_decay:
         g = g + hp.weight_decay * x
     a = hp.alpha
+    g2 = g * g
+    g2 *= 1.0 - a
     sq = a * s.square_avg
-    sq += (1.0 - a) * (g * g)
+    sq += g2                        # α·v + (1 − α)·g²
     grad_avg = s.grad_avg
     if hp.centered:
         grad_avg = s.grad_avg + (1.0 - a) * (g - s.grad_avg)   # torch's lerp
@@ -87,7 +89,7 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
     if hp.momentum > 0:
         buf = hp.momentum * buf + g / denom
         return x - hp.lr * buf, RMSpropState(sq, grad_avg, buf)
-    step = g / denom
+    step = np.divide(g, denom, out=denom)   # g / denom, in the fresh denom
     step *= hp.lr
     return x - step, RMSpropState(sq, grad_avg, buf)
 
