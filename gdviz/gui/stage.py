@@ -34,6 +34,7 @@ class LossPlot(pg.PlotWidget):
             a.setTextPen("#c8ccd4")
             a.setPen("#6b7080")
         self.plotItem.setLabel("bottom", "iteration", color="#c8ccd4")
+        self.plotItem.getAxis("left").enableAutoSIPrefix(False)
         self.lines: list[pg.PlotDataItem] = []
         self.f_star: float | None = None
         self.setMinimumHeight(110)
@@ -64,9 +65,13 @@ class LossPlot(pg.PlotWidget):
             if not spec.visible:
                 continue
             y = vals[:, 0]  # the first start point
-            if self.f_star is not None:
-                with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):
+                if self.f_star is not None:
                     y = np.maximum(y - self.f_star, 1e-16)
+                # a diverging run leaves through the top instead of squashing the others
+                y0 = abs(float(y[0])) if np.isfinite(y[0]) else 1.0
+                cap = max(y0, 1.0) * 1e3
+                y = np.clip(y, -cap, cap)
             ok = np.isfinite(y)
             x = np.arange(len(y), dtype=float)
             ln.setData(x[ok], y[ok])
