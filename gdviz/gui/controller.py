@@ -182,9 +182,9 @@ class Controller(QObject):
         """Put the whole setup back (ValueError if the objective or a run is invalid)."""
         self.pause()
         obj = resolve_objective(s.objective)
+        starts = self._check_starts(s.starts, obj.dim) if s.starts else self._default_starts(obj)
         self.objective, self.objective_text = obj, s.objective
         self.view = s.view
-        starts = self._check_starts(s.starts) if s.starts else self._default_starts(obj)
         self.starts = starts
         self.set_speed(s.speed)
         self.set_max_steps(s.max_steps)
@@ -220,12 +220,16 @@ class Controller(QObject):
             p[1] = obj.bounds[1][0] + 0.8 * (obj.bounds[1][1] - obj.bounds[1][0])
         return np.array([p], dtype=float)
 
-    def _check_starts(self, starts) -> np.ndarray:
-        a = np.asarray(starts, dtype=float)
+    def _check_starts(self, starts, dim: int | None = None) -> np.ndarray:
+        dim = self.objective.dim if dim is None else dim
+        try:
+            a = np.asarray(starts, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("Invalid start points: need numbers") from None
         if a.ndim == 1:
             a = a.reshape(1, -1)
-        if a.ndim != 2 or a.shape[1] != self.objective.dim or len(a) == 0:
-            raise ValueError(f"Invalid start points: need {self.objective.dim} coordinate(s) each")
+        if a.ndim != 2 or a.shape[1] != dim or len(a) == 0:
+            raise ValueError(f"Invalid start points: need {dim} coordinate(s) each")
         if not np.isfinite(a).all():
             raise ValueError("Invalid start points: coordinates must be finite")
         return a

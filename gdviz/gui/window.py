@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -242,5 +243,6 @@ class MainWindow(QMainWindow):
         from .file_menu import remember_session
         try:
             remember_session(self)
-        finally:
-            super().closeEvent(ev)
+        except Exception as e:  # never keep the user from quitting
+            print(f"gdviz: session not saved: {e}", file=sys.stderr)
+        super().closeEvent(ev)

@@ -74,3 +74,15 @@ def test_one_dimensional_objective(controller):
     assert c.starts.shape == (1, 1)
     c.step(5)
     assert c.history()[0][1].shape == (6, 1, 1)
+
+
+def test_bad_session_changes_nothing(controller):
+    import pytest
+    c = controller
+    before = (c.objective, c.starts.copy(), list(c.runs))
+    with pytest.raises(ValueError):
+        c.apply_session(Session(objective="double_well", starts=[(1.0, 2.0)]))
+    with pytest.raises(ValueError):
+        c.apply_session(Session(objective="no such thing"))
+    assert c.objective is before[0] and np.array_equal(c.starts, before[1])
+    assert c.runs == before[2]
