@@ -21,6 +21,7 @@ TRAIL_BUDGET = 60_000  # most trail vertices drawn per run; longer trails show t
 MAX_START_MARKS = 200  # more start points than this: no '+' marks (they would hide the balls)
 THIN_TRAILS = 50  # runs with more start points draw 1-px trails (Qt's fast hairline path)
 BG = "#15171c"
+BALL_PEN = pg.mkPen("#101010", width=1.5)
 
 
 def marching_squares(z: np.ndarray, xs: np.ndarray, ys: np.ndarray,
@@ -136,7 +137,13 @@ class Canvas(pg.PlotWidget):
         self.legend = self.plotItem.addLegend(offset=(-10, 10), labelTextColor="#e6e6e6",
                                               brush=pg.mkBrush(20, 22, 28, 200),
                                               pen=pg.mkPen("#555"), labelTextSize="10pt")
-        self.balls: list[pg.ScatterPlotItem] = []
+        self.balls: list[pg.ScatterPlotItem] = []  # legend samples, one per run
+        self.ball_item = pg.ScatterPlotItem(size=13, pxMode=True, pen=BALL_PEN, symbol="o",
+                                            antialias=True)
+        self.ball_item.setZValue(100)
+        self.plotItem.addItem(self.ball_item)
+        self._ball_layout = None
+        self._ball_slices: list[slice | None] = []
         self.trails: list[pg.PlotCurveItem] = []
         self.show_trails = True
         for it in (self.image, self.contours, self.curve, self.minima, self.starts_item):
@@ -255,31 +262,42 @@ class Canvas(pg.PlotWidget):
 
     # ------------------------------------------------------------------ runs
     def set_runs(self, specs) -> None:
-        """One ball item and one trail item per run, in the run colour, plus legend entries."""
-        for it in self.balls + self.trails:
+        """One trail item per run, one ball item for all runs (one draw call), legend entries.
+
+        ``balls[i]`` are the legend's samples (not in the scene); ``ball_positions(i)`` reads
+        where run ``i``'s balls are drawn.
+        """
+        for it in self.trails:
             self.plotItem.removeItem(it)
         self.legend.clear()
         self.balls, self.trails = [], []
+        self._ball_layout = None
+        self._ball_slices: list[slice | None] = []
         for i, spec in enumerate(specs):
             col = QColor(spec.color or "#ffffff")
             trail = pg.PlotCurveItem(pen=pg.mkPen(col, width=2), connect="finite")
             trail.setZValue(10 + i)
-            ball = pg.ScatterPlotItem(size=13, pxMode=True, brush=pg.mkBrush(col),
-                                      pen=pg.mkPen("#101010", width=1.5), symbol="o",
-                                      antialias=True)
-            ball.setZValue(100 + i)
             self.plotItem.addItem(trail)
-            self.plotItem.addItem(ball)
             trail.setVisible(spec.visible and self.show_trails)
-            ball.setVisible(spec.visible)
+            sample = pg.ScatterPlotItem(size=13, pxMode=True, brush=pg.mkBrush(col),
+                                        pen=BALL_PEN, symbol="o")
             try:
                 label = spec.label()
             except (ValueError, TypeError):
                 label = f"{spec.optimizer} (invalid)"
             if spec.visible:
-                self.legend.addItem(ball, label)
-            self.balls.append(ball)
+                self.legend.addItem(sample, label)
+            self.balls.append(sample)
             self.trails.append(trail)
+            self._ball_slices.append(None)
+
+    def ball_positions(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the balls of run ``i`` as drawn (empty when the run is hidden)."""
+        sl = self._ball_slices[i] if i < len(self._ball_slices) else None
+        if sl is None:
+            return np.empty(0), np.empty(0)
+        x, y = self.ball_item.getData()
+        return x[sl], y[sl]
 
     def set_trails_visible(self, on: bool, specs=None) -> None:
         self.show_trails = on
@@ -300,15 +318,31 @@ class Canvas(pg.PlotWidget):
             else:
                 with np.errstate(all="ignore"):
                     self.starts_item.setData(starts[:, 0], obj.value(starts))
-        items = zip(history, self.balls, self.trails, strict=False)
-        for (spec, pos, vals, *_), ball, trail in items:
+        xs, ys, layout = [], [], []
+        for (spec, pos, vals, *_), trail in zip(history, self.trails, strict=False):
             if not spec.visible:
+                layout.append(0)
                 continue
             cur = pos[-1]
-            y = cur[:, 1] if obj.dim == 2 else vals[-1]
-            move_scatter(ball, cur[:, 0], y)
+            xs.append(cur[:, 0])
+            ys.append(cur[:, 1] if obj.dim == 2 else vals[-1])
+            layout.append(len(cur))
             if self.show_trails:
                 self._set_trail(trail, pos, vals, obj.dim)
+        x = np.concatenate(xs) if xs else np.empty(0)
+        y = np.concatenate(ys) if ys else np.empty(0)
+        layout = tuple(layout)
+        if layout != self._ball_layout:  # runs or starts changed: restyle once
+            self._ball_layout = layout
+            brushes, at = [], 0
+            self._ball_slices = []
+            for n, sample in zip(layout, self.balls, strict=False):
+                self._ball_slices.append(slice(at, at + n) if n else None)
+                brushes += [sample.opts["brush"]] * n
+                at += n
+            self.ball_item.setData(x, y, brush=brushes)
+        else:
+            move_scatter(self.ball_item, x, y)
 
     @staticmethod
     def _set_trail(trail: pg.PlotCurveItem, pos: np.ndarray, vals: np.ndarray, dim: int) -> None:

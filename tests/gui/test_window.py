@@ -7,7 +7,7 @@ from gdviz.core import get_objective, simulate
 
 
 def ball_xy(canvas, i):
-    x, y = canvas.balls[i].getData()
+    x, y = canvas.ball_positions(i)
     return np.array([x[0], y[0]])
 
 
@@ -143,7 +143,7 @@ def test_one_d_mode_balls_on_curve(window):
     c.set_objective("double_well")
     c.step(3)
     obj = c.objective
-    x, y = window.stage.canvas.balls[0].getData()
+    x, y = window.stage.canvas.ball_positions(0)
     np.testing.assert_allclose(y, obj.value(np.array([[x[0]]])))
     assert not window.panel.start_y.isVisible()
 
