@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from gdviz.core import advance, get_objective, init_run, make_optimizer
+from gdviz.core.simulate import BLOCK, BLOCKED_FROM, THREADS
 
 STEPS = 200
 SIZES = (1, 100, 10_000, 1_000_000)
@@ -56,6 +57,8 @@ def main() -> None:
         row = f"{n:>10} " + " ".join(f"{r:12.3g}" for r in rates.values())
         row += f" {t:12.3g} {rates['adam'] / t:10.2f}" if t else f" {'-':>12} {'-':>10}"
         print(row, flush=True)
+    print(f"from {BLOCKED_FROM} points: blocks of at most {BLOCK} points on {THREADS} threads "
+          "(the machine's load changes the figures: take the best of several runs)")
 
 
 if __name__ == "__main__":
