@@ -100,7 +100,7 @@ class StageFrames:
         stage.refresh()
         self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
         self.bg_color = QColor(self._bg())
-        moving = [*canvas.balls, *canvas.trails]
+        moving = canvas.moving_items()
         legend_on = legend and canvas.legend.isVisible()
         self._static = self._static_items(canvas.scene(), [*moving, canvas.legend])
         # 1. the static layer: everything but the moving items and the legend

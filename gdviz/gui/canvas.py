@@ -299,6 +299,10 @@ class Canvas(pg.PlotWidget):
         x, y = self.ball_item.getData()
         return x[sl], y[sl]
 
+    def moving_items(self) -> list:
+        """The items that change from frame to frame (the balls and the trails)."""
+        return [self.ball_item, *self.trails]
+
     def set_trails_visible(self, on: bool, specs=None) -> None:
         self.show_trails = on
         for i, t in enumerate(self.trails):

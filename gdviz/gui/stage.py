@@ -35,6 +35,9 @@ class LossPlot(pg.PlotWidget):
             a.setPen("#6b7080")
         self.plotItem.setLabel("bottom", "iteration", color="#c8ccd4")
         self.plotItem.getAxis("left").enableAutoSIPrefix(False)
+        self.plotItem.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plotItem.disableAutoRange()
+        self.plotItem.setMouseEnabled(x=False, y=False)  # it follows the runs
         self.lines: list[pg.PlotDataItem] = []
         self.f_star: float | None = None
         self.setMinimumHeight(110)
@@ -61,6 +64,7 @@ class LossPlot(pg.PlotWidget):
             self.lines.append(ln)
 
     def update_runs(self, history) -> None:
+        last, lo, hi = 1, np.inf, -np.inf
         for (spec, _pos, vals, _g), ln in zip(history, self.lines, strict=False):
             if not spec.visible:
                 continue
@@ -75,6 +79,17 @@ class LossPlot(pg.PlotWidget):
             ok = np.isfinite(y)
             x = np.arange(len(y), dtype=float)
             ln.setData(x[ok], y[ok])
+            last = max(last, len(y) - 1)
+            if ok.any():
+                lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
+        # explicit ranges: auto-range is degenerate at iteration 0 (one point per line)
+        self.plotItem.setXRange(0, last, padding=0.02)
+        if lo <= hi:
+            if self.f_star is not None:
+                lo, hi = np.log10(lo), np.log10(hi)
+            if hi - lo < 1e-9 * max(abs(hi), 1.0):
+                lo, hi = lo - 0.5, hi + 0.5
+            self.plotItem.setYRange(lo, hi, padding=0.05)
 
 
 class Stage(QWidget):
