@@ -1,10 +1,21 @@
 """The optimizer core: objectives, optimizers, schedules and ``simulate``. numpy only, no Qt."""
 
-from .expression import objective_from_expression
 from .objectives import OBJECTIVES, Objective, get_objective
 from .optimizers import OPTIMIZERS, Optimizer, OptimizerSpec, get_optimizer_spec, make_optimizer
 from .schedules import SCHEDULES, Schedule, make_schedule
 from .simulate import Run, RunState, advance, evaluate, init_run, simulate
+
+
+def objective_from_expression(text: str) -> Objective:
+    """An Objective for a formula in x (1-D) or x and y (2-D), e.g. ``"x^2 + 3*sin(y)"``.
+
+    See :func:`gdviz.core.expression.objective_from_expression`; sympy is imported on the first
+    call, not with ``gdviz.core`` (it would cost the app a third of its start-up time).
+    """
+    from .expression import objective_from_expression as parse
+
+    return parse(text)
+
 
 __all__ = [
     "OBJECTIVES", "OPTIMIZERS", "SCHEDULES", "Objective", "Optimizer", "OptimizerSpec", "Run",

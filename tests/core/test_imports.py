@@ -39,3 +39,15 @@ def test_public_api():
     assert [s.kind for s in run.status] == ["running", "running"]
     # Adam moves downhill on average: both points end lower than they started
     assert (run.values[-1] < run.values[0]).all()
+
+
+def test_sympy_waits_for_the_first_expression():
+    """sympy costs the app's start-up ~0.3 s: it is imported on the first typed expression."""
+    code = (
+        "import sys, gdviz.core, gdviz.core.runspec, gdviz.core.session\n"
+        "before = 'sympy' in sys.modules\n"
+        "gdviz.core.objective_from_expression('x^2 + y')\n"
+        "print(before, 'sympy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
