@@ -28,7 +28,8 @@ from gdviz.core.runspec import PALETTE, parse_run  # noqa: E402
 from gdviz.core.session import Session  # noqa: E402
 
 RUNS = ["sgd:lr=0.0005", "momentum:lr=0.0005,momentum=0.9", "nag:lr=0.0005,momentum=0.9",
-        "adagrad:lr=0.5", "rmsprop:lr=0.01", "adam:lr=0.05", "nadam:lr=0.05", "radam:lr=0.05"]
+        "adagrad:lr=0.5", "rmsprop:lr=0.01", "adadelta:lr=10", "adam:lr=0.05",
+        "amsgrad:lr=0.05"]
 START = (-1.5, 2.5)
 W, H, FPS = 800, 600, 25
 
