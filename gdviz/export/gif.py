@@ -21,6 +21,8 @@ How a frame becomes GIF pixels:
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,10 +255,63 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
     with atomic_path(path) as tmp:
         first_im = to_image(first_idx)
         tick()
-        first_im.save(tmp, format="GIF", save_all=True, append_images=rest(),
-                      duration=duration, optimize=True, disposal=1, palette=pal_bytes,
-                      comment=(comment or "").encode("utf-8")[:65535] or None, **loop_kw)
+        _save_pipelined(first_im, rest(), tmp, format="GIF", save_all=True, duration=duration,
+                        optimize=True, disposal=1, palette=pal_bytes,
+                        comment=(comment or "").encode("utf-8")[:65535] or None, **loop_kw)
     return GifResult(path, count, path.stat().st_size, duration)
+
+
+_END, _ABORT = object(), object()
+
+
+def _save_pipelined(first: Image.Image, rest: Iterator[Image.Image], path: Path,
+                    **options) -> None:
+    """``first.save(path, append_images=rest, **options)``, with Pillow on a worker thread.
+
+    The frames are made (rendered, mapped) on the calling thread -- Qt paints there -- while
+    Pillow's GIF writer compares and normalizes the previous ones: numpy, Qt and Pillow's C code
+    release the GIL, so the two stages overlap.  An error or a cancel on either side stops both
+    and is raised here; the caller removes the partial file.
+    """
+    frames: queue.Queue = queue.Queue(maxsize=4)
+    failed: list[BaseException] = []
+
+    def source() -> Iterator[Image.Image]:
+        while (im := frames.get()) is not _END:
+            if im is _ABORT:
+                raise ExportCancelled()
+            yield im
+
+    def writer() -> None:
+        try:
+            first.save(path, append_images=source(), **options)
+        except BaseException as e:  # noqa: BLE001 -- handed to the calling thread
+            failed.append(e)
+
+    worker = threading.Thread(target=writer, name="gif-writer", daemon=True)
+    worker.start()
+
+    def put(item) -> None:
+        while worker.is_alive():
+            try:
+                frames.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    try:
+        for im in rest:
+            put(im)
+            if failed:
+                break
+    except BaseException:
+        put(_ABORT)      # the writer stops at once; the caller deletes the partial file
+        worker.join()
+        raise
+    put(_END)
+    worker.join()
+    if failed:
+        raise failed[0]
 
 
 def _twin_swap(idx: np.ndarray, twin_of: int, twin: int) -> np.ndarray:

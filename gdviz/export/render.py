@@ -168,8 +168,9 @@ class StageFrames:
         finally:
             p.end()
 
-    def packed(self) -> np.ndarray:
-        """The current frame as ``(h, w)`` uint32 (a copy)."""
+    def packed(self, history=None) -> np.ndarray:
+        """The current frame as ``(h, w)`` uint32 (a copy); ``history`` (default: the
+        controller's) is what the loss plot shows."""
         from PySide6.QtCore import QRect
         from PySide6.QtGui import QPainter
 
@@ -186,15 +187,17 @@ class StageFrames:
             p.drawImage(self.overlay[0], self.overlay[1])
             p.end()
         if self.loss_plot:
-            self.stage.loss.update_runs(self.stage.controller.history())
+            if history is None:
+                history = self.stage.controller.history()
+            self.stage.loss.update_runs(history)
             self._paint(img, self.stage.loss, self.ch, self.h - self.ch)
         a = np.frombuffer(img.constBits(), np.uint32).reshape(self.h, img.bytesPerLine() // 4)
         return a[:, : self.w].copy()
 
-    def rgb(self) -> np.ndarray:
+    def rgb(self, history=None) -> np.ndarray:
         from .gif import unpack_rgb
 
-        return unpack_rgb(self.packed())
+        return unpack_rgb(self.packed(history))
 
     def close(self) -> None:
         for it in [*self._static, self.stage.canvas.legend]:
@@ -250,30 +253,22 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
 
     fast: list[StageFrames] = []
 
-    def render():
+    def render(history):
         if not fast:
             fast.append(StageFrames(stage, width, height, trails=trails, legend=legend,
                                     loss_plot=loss_plot))
-        return fast[0].packed()
-
-    def final_frame():
-        ctl.reset()
-        ctl.step(targets[-1])
-        return render()
+        stage.canvas.update_runs(history, ctl.starts)
+        return fast[0].packed(history)
 
     shown = [0]
 
     def frames_iter() -> Iterator:
-        done = 0
-        ctl.blockSignals(True)  # no per-step redraws (and no loss-plot updates) between frames
+        """Replays the simulation (run once, up front) frame by frame."""
+        last = ctl.iteration
         for t in targets:
-            if t > done:
-                ctl.step(t - done)
-                done = t
-                stage.canvas.update_runs(ctl.history(), ctl.starts)
-            shown[0] = ctl.iteration
-            yield render()
-            if until_done and ctl.is_done():
+            shown[0] = min(t, last)
+            yield render(ctl.history(t))
+            if until_done and t >= last and ctl.is_done():
                 return
 
     try:
@@ -288,8 +283,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                 progress(1, 1)
         elif suffix == ".gif":
             from .gif import write_gif
-            last = final_frame()     # the palette is built from the last and first frames
-            ctl.reset()
+            ctl.step(targets[-1])
+            last = render(ctl.history())  # the palette is built from the last and first frames
             res = write_gif(path, frames_iter(), fps=fps, loop=loop, colors=colors,
                             comment=comment, sample=None, total=len(targets),
                             progress=progress, sample_extra=[last])
@@ -297,13 +292,12 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
         else:
             from .gif import unpack_rgb
             from .video import write_mp4
-            ctl.reset()
+            ctl.step(targets[-1])
             n = write_mp4(path, (unpack_rgb(f) for f in frames_iter()), fps=fps,
                           comment=comment, total=len(targets), progress=progress)
     finally:
         for f in fast:
             f.close()
-        ctl.blockSignals(False)
         ctl.pause()
         stage.deleteLater()
         ctl.deleteLater()

@@ -94,6 +94,30 @@ def move_scatter(item: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None
     item.update()
 
 
+class _ViewBounded:
+    """Mixin: the item's bounding rect is the visible part of its view.
+
+    Balls and trails change every frame, and pyqtgraph's exact bounds (the data's extent plus
+    the pen or symbol size in pixels) cost more to recompute than the items cost to draw.  The
+    view clips its children, so the visible rect is as good a bound for painting; auto-range
+    (off here) would still use the data's bounds.
+    """
+
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        if vb is None:
+            return super().boundingRect()
+        return vb.viewRect()
+
+
+class Trail(_ViewBounded, pg.PlotCurveItem):
+    """A run's trail: one curve, NaN-separated per start point."""
+
+
+class Balls(_ViewBounded, pg.ScatterPlotItem):
+    """Every run's balls in one item (one draw call)."""
+
+
 class Canvas(pg.PlotWidget):
     """Draws one objective and the runs of a controller-like source.
 
@@ -138,7 +162,7 @@ class Canvas(pg.PlotWidget):
                                               brush=pg.mkBrush(20, 22, 28, 200),
                                               pen=pg.mkPen("#555"), labelTextSize="10pt")
         self.balls: list[pg.ScatterPlotItem] = []  # legend samples, one per run
-        self.ball_item = pg.ScatterPlotItem(size=13, pxMode=True, pen=BALL_PEN, symbol="o",
+        self.ball_item = Balls(size=13, pxMode=True, pen=BALL_PEN, symbol="o",
                                             antialias=True)
         self.ball_item.setZValue(100)
         self.plotItem.addItem(self.ball_item)
@@ -275,7 +299,7 @@ class Canvas(pg.PlotWidget):
         self._ball_slices: list[slice | None] = []
         for i, spec in enumerate(specs):
             col = QColor(spec.color or "#ffffff")
-            trail = pg.PlotCurveItem(pen=pg.mkPen(col, width=2), connect="finite")
+            trail = Trail(pen=pg.mkPen(col, width=2), connect="finite")
             trail.setZValue(10 + i)
             self.plotItem.addItem(trail)
             trail.setVisible(spec.visible and self.show_trails)

@@ -161,9 +161,18 @@ class Controller(QObject):
     def iteration(self) -> int:
         return max((tr.t for tr in self.tracks), default=0)
 
-    def history(self) -> list[tuple[RunSpec, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per run: (spec, positions (t+1, n, dim), values (t+1, n), grad norms (t+1, n))."""
-        return [(tr.spec, tr.positions, tr.values, tr.grad_norms) for tr in self.tracks]
+    def history(self, upto: int | None = None
+                ) -> list[tuple[RunSpec, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per run: (spec, positions (t+1, n, dim), values (t+1, n), grad norms (t+1, n)).
+
+        ``upto``: the history as it was at that iteration (views, no copies) -- the exporter
+        replays one simulation frame by frame instead of stepping it again.
+        """
+        if upto is None:
+            return [(tr.spec, tr.positions, tr.values, tr.grad_norms) for tr in self.tracks]
+        k = max(int(upto), 0) + 1
+        return [(tr.spec, tr.positions[:k], tr.values[:k], tr.grad_norms[:k])
+                for tr in self.tracks]
 
     def is_done(self) -> bool:
         return all(self._track_done(tr) for tr in self.tracks)

@@ -125,6 +125,28 @@ def test_error_midway_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_writer_failure_midway_leaves_nothing(tmp_path, monkeypatch):
+    """Pillow's writer runs on its own thread: its errors reach the caller, and no thread or
+    partial file is left."""
+    import threading
+
+    from PIL import GifImagePlugin
+
+    real, calls = GifImagePlugin._normalize_palette, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(GifImagePlugin, "_normalize_palette", failing)
+    with pytest.raises(ExportError, match="w.gif: No space left"):
+        write_gif(tmp_path / "w.gif", moving_frames(30), total=30)
+    assert list(tmp_path.iterdir()) == []
+    assert not any(t.name == "gif-writer" for t in threading.enumerate())
+
+
 def test_existing_file_kept_on_cancel(tmp_path):
     path = tmp_path / "keep.gif"
     path.write_bytes(b"old")
