@@ -89,6 +89,8 @@ def _preprocess(text: str) -> tuple[str, list[int]]:
     for i, ch in enumerate(text):
         if i < start or ch.isspace():
             rep = " "
+        elif ch == "#":  # Python would read the rest as a comment and silently drop it
+            raise _fail("'#' is not allowed (there are no comments)", i + 1)
         elif unicodedata.category(ch).startswith("C"):
             raise _fail(f"unexpected character {ch!r}", i + 1)
         else:
@@ -199,7 +201,9 @@ class _Builder:
             raise _fail(f"exponent {float(exponent):g} is too large (at most {MAX_EXPONENT})",
                         self.col(node.right))
         if base.is_Rational and base != 0:
-            digits = max(abs(base.p), abs(base.q)).bit_length() * math.log10(2)
+            # sympy computes base^n exactly: p^n/q^n has n·log10(max(|p|, |q|)) digits (the
+            # bit length would overestimate 10^250 as 301 digits)
+            digits = math.log10(max(abs(base.p), abs(base.q)))
             if float(abs(exponent)) * digits > MAX_DIGITS:
                 raise _fail("number too large (beyond floating point range)", self.col(node))
 
@@ -280,11 +284,13 @@ def objective_from_expression(text: str) -> Objective:
         raise _fail(f"too long ({len(text)} characters, at most {MAX_LENGTH})")
     if not text.strip():
         raise _fail("empty (type a formula in x, or in x and y, e.g. x^2 + y^2)")
-    return _compile(" ".join(text.split()))
+    return _compile(text)
 
 
 @lru_cache(maxsize=128)
 def _compile(text: str) -> Objective:
+    # Parsed as typed, so that a column in a message counts every space and tab the user typed;
+    # the name shown in the app has its runs of whitespace collapsed.
     source, cols = _preprocess(text)
     if not source.strip():
         raise _fail("empty (nothing after '=')")
@@ -308,8 +314,9 @@ def _compile(text: str) -> Objective:
         return np.stack([g(X) for g in grad_parts], axis=1).reshape(len(X), dim)
 
     _check_real(f, dim)
-    return Objective(text, dim, f, grad, bounds=(DEFAULT_BOUNDS,) * dim, title=text,
-                     formula=formula, expression=text)
+    name = " ".join(text.split())
+    return Objective(name, dim, f, grad, bounds=(DEFAULT_BOUNDS,) * dim, title=name,
+                     formula=formula, expression=name)
 
 
 def _check_variables(tree: ast.Expression, builder: _Builder) -> None:

@@ -169,6 +169,7 @@ BAD = [
     ("f'{x}'", "string"), ("...", "not a real number"),
     ("sqrt(-1 - x^2)", "not a finite real number"), ("sqrt(-1)", "not a finite real number"),
     ("log(-1) + x", "not a finite real number"), ("asin(2 + x^2)", "not a finite real"),
+    ("x^2 # + y^2", "'#' is not allowed"), ("x^2 # + y^2", "column 5"), ("#", "column 1"),
     ("1/0", "division by zero"), ("x/0", "division by zero"), ("log(0)", "log(0)"),
     ("0^-1", "undefined"),
     ("9**9**9", "exponent"), ("x^(10^6)", "exponent"), ("2^-20000", "exponent"),
@@ -199,6 +200,30 @@ def test_column_counts_characters_as_typed():
         objective_from_expression("π^2 + x^foo")
     with pytest.raises(ValueError, match="column 9"):
         objective_from_expression("x^2^2 + $")
+
+
+@pytest.mark.parametrize("text, column", [
+    ("x    +    foo", 11), ("   x + $", 8), ("x\t\t+ 1 +", 8), ("x  +  2x", 7),
+    ("f(x)  =   x +  t", 16), ("  x\t*\t(y  +  q)", 14), ("x +\n\n  $", 8),
+])
+def test_column_counts_every_space_and_tab_as_typed(text, column):
+    with pytest.raises(ValueError, match=f"column {column}\\b"):
+        objective_from_expression(text)
+
+
+def test_runs_of_whitespace_do_not_change_the_objective():
+    a, b = objective_from_expression("x^2+y"), objective_from_expression(" x^2 \t+\n  y ")
+    assert b.name == b.expression == "x^2 + y" and a.formula == b.formula
+    np.testing.assert_array_equal(a.f(P2), b.f(P2))
+
+
+def test_large_exact_numbers_within_floating_point_range():
+    assert objective_from_expression("10**250*x").f(np.array([[2.0]]))[0] == 2e250
+    assert objective_from_expression("x*10^300").f(np.array([[1.0]]))[0] == 1e300
+    assert objective_from_expression("(1/10)^300 * x").f(np.array([[3.0]]))[0] == 3e-300
+    for text in ["10**301*x", "(1/10)^301*x", "(2/3)^700 * x", "x*1000^101"]:
+        with pytest.raises(ValueError, match="beyond floating point range"):
+            objective_from_expression(text)
 
 
 def test_pathological_but_legal_inputs_do_not_hang():
