@@ -122,7 +122,21 @@ class _Builder:
 
         ``depth`` counts enclosing function calls and powers only: sums and products are cheap
         to differentiate, but each nested function or power multiplies the gradient's size.
+
+        Every number the formula computes must be real: ``(-8)^(1/3)`` is sympy's principal
+        root, 1 + 1.73i, and ``sqrt(-1)`` is i.  numpy would turn them into NaN (or keep the
+        real part) at every point, so they are refused here, where the column is known.
+        Infinities and 0/0 are left to ``_check_numbers``, which names them.
         """
+        e, s, p = self._build(node, depth)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and not e.free_symbols and (
+                e.is_extended_real is False and not e.has(sp.zoo, sp.nan)):
+            hint = ("a negative number to a fractional power is complex"
+                    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) else "")
+            raise _fail(f"{s} is not a real number", self.col(node), hint)
+        return e, s, p
+
+    def _build(self, node: ast.AST, depth: int) -> tuple[sp.Expr, str, int]:
         if isinstance(node, ast.Call) or isinstance(node, ast.BinOp) and isinstance(
                 node.op, ast.Pow):
             depth += 1
@@ -334,8 +348,26 @@ def _check_variables(tree: ast.Expression, builder: _Builder) -> None:
 
 
 def _check_real(f: Callable[[np.ndarray], np.ndarray], dim: int) -> None:
-    axis = np.linspace(*DEFAULT_BOUNDS, 61 if dim == 2 else 601)
+    """Refuse a function that is not real on any region of the view.
+
+    The function is evaluated on a grid of the view and on the same grid shifted by a tiny
+    amount that is not a simple fraction of anything (a thousandth of a grid cell times √2−1
+    and √3−1 on the two axes).  The plain grid holds the special points 0, ±1, ±2, ...; the
+    shifted grid holds none of them, and no point of a line such as x = y.  A function that is
+    real on some region (``log(x)``, ``sqrt(0.01 - x^2 - y^2)``) is real at shifted points in
+    that region too; one that is real only at isolated points or along lines (``(-1)^x`` at
+    the integers, ``sqrt(-x^2)`` at 0) is complex almost everywhere, and real nowhere on the
+    shifted grid.
+    """
+    n = 61 if dim == 2 else 601
+    lo, hi = DEFAULT_BOUNDS
+    axis = np.linspace(lo, hi, n)
     grid = np.stack([a.ravel() for a in np.meshgrid(*[axis] * dim)], axis=1)
-    if not np.isfinite(f(grid)).any():
-        view = " × ".join(["[−3, 3]"] * dim)
-        raise _fail(f"not a finite real number anywhere in the view {view}")
+    shift = (hi - lo) / (n - 1) * 1e-3 * (np.array([np.sqrt(2), np.sqrt(3)])[:dim] - 1)
+    if np.isfinite(f(grid + shift)).any():
+        return
+    view = " × ".join(["[−3, 3]"] * dim)
+    if np.isfinite(f(grid)).any():
+        raise _fail(f"not real: complex almost everywhere in the view {view} "
+                    "(real only at isolated points or along lines)")
+    raise _fail(f"not a finite real number anywhere in the view {view}")
