@@ -156,6 +156,10 @@ class LinearWarmup(Schedule):
         _check(self.warmup_steps >= 1, "warmup_steps", self.warmup_steps)
         if not isinstance(self.then, Schedule):
             raise ValueError(f"Invalid then value: {self.then!r} (expected a schedule)")
+        if not set(self.applies_to) <= set(self.then.applies_to):
+            raise ValueError(f"Invalid then value: {self.then.kind!r} is a schedule for "
+                             f"{' or '.join(self.then.applies_to)}, not for "
+                             f"{' or '.join(self.applies_to)}")
 
     def __call__(self, k: int, base: float) -> float:
         if k < self.warmup_steps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from gdviz.core import SCHEDULES, get_objective, make_optimizer, make_schedule, simulate
@@ -111,3 +112,50 @@ def test_schedule_drives_the_optimizer():
     m = make_optimizer("adam", momentum_schedule=make_schedule("power"))
     assert m.hyper_at(1).betas == pytest.approx((0.81, 0.999))
     assert isinstance(make_schedule(), Schedule)
+
+
+@pytest.mark.parametrize(("kind", "field"), [
+    ("ramp", "lr_schedule"), ("power", "lr_schedule"), ("exponential", "momentum_schedule"),
+    ("step", "momentum_schedule"), ("cosine", "momentum_schedule"),
+    ("inverse_time", "momentum_schedule"), ("warmup", "momentum_schedule"),
+])
+def test_a_schedule_only_drives_what_it_applies_to(kind, field):
+    with pytest.raises(ValueError, match=rf"^Invalid {field}: '{kind}' is a schedule for"):
+        make_optimizer("sgd", lr=0.1, momentum=0.9, **{field: make_schedule(kind)})
+
+
+def test_schedules_for_both_and_nested_schedules():
+    for field in ("lr_schedule", "momentum_schedule"):
+        for kind in ("constant", "inverse"):
+            make_optimizer("adam", **{field: make_schedule(kind)})
+    with pytest.raises(ValueError, match="'ramp' is a schedule for momentum, not for lr"):
+        make_schedule("warmup", then={"kind": "ramp"})
+    with pytest.raises(ValueError, match="expected a schedule"):
+        make_optimizer("adam", lr_schedule={"kind": "cosine"})
+
+
+def test_scheduled_values_are_not_validated_again_so_a_run_never_stops():
+    # β^t underflows to 0.0 near t = 7070; nesterov=True needs a momentum only as set
+    opt = make_optimizer("sgd", lr=0.1, momentum=0.9, nesterov=True,
+                         momentum_schedule=make_schedule("power"))
+    assert opt.hyper_at(8000).momentum == 0.0 and opt.hyper_at(8000).nesterov
+    obj = get_objective("sphere")
+    x = np.array([[1.0, -0.5]])
+    state = opt.init(x)._replace(t=7060)
+    for _ in range(20):                 # momentum 0.9^7061 ... 0.0: plain gradient steps
+        x, state = opt.step(x, state, obj.grad)
+    assert np.isfinite(x).all() and state.t == 7080
+    # a ramp from 0: momentum 0 at the first step
+    ramp = make_optimizer("sgd", lr=0.1, momentum=0.9, nesterov=True,
+                          momentum_schedule=make_schedule("ramp", start=0.0, ramp_steps=5))
+    assert ramp.hyper_at(0).momentum == 0.0
+    run = simulate(obj, ramp, [[1.0, -0.5]], 10)
+    assert (run.diverged_at == -1).all()
+    assert run.positions[1, 0] == pytest.approx([0.8, -0.4])   # x − 0.1·2x: no momentum yet
+
+
+def test_a_schedule_beyond_float_range_makes_the_points_diverge():
+    opt = make_optimizer("sgd", lr=1e-3, momentum=2.0, momentum_schedule=make_schedule("power"))
+    assert opt.hyper_at(2000).momentum == math.inf
+    run = simulate(get_objective("sphere"), opt, [[1.0, 1.0]], 1100)
+    assert run.diverged_at[0] > 0

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +31,13 @@ class Optimizer:
     seed: int = 0           # seed of that noise: the same seed gives the same run
 
     def __post_init__(self) -> None:
+        """Check the whole configuration here, once: ``hyper_at`` and ``step`` never raise."""
+        if not isinstance(self.hp, self.spec.hyper):
+            raise ValueError(f"Invalid hyperparameters for {self.spec.name}: {self.hp!r}")
         if not (np.isfinite(self.noise) and self.noise >= 0.0):
             raise ValueError(f"Invalid noise value: {self.noise}")
+        _check_schedule(self.lr_schedule, "lr")
+        _check_schedule(self.momentum_schedule, "momentum")
         if self.momentum_schedule is not None and self.spec.momentum_field is None:
             raise ValueError(f"Invalid momentum schedule: {self.spec.name} has no momentum")
 
@@ -45,18 +50,22 @@ class Optimizer:
         return self.lr_schedule is not None or self.momentum_schedule is not None
 
     def hyper_at(self, k: int) -> Any:
-        """The hyperparameters in force at step ``k`` (0 for the first step)."""
-        hp = self.hp
+        """The hyperparameters in force at step ``k`` (0 for the first step).
+
+        The values as set were validated when the optimizer was built; the scheduled ones are
+        not validated again (see ``Hyper.scheduled``), so this never raises in mid-run.
+        """
+        changes: dict[str, Any] = {}
         if self.lr_schedule is not None:
-            hp = dataclasses.replace(hp, lr=self.lr_schedule(k, self.hp.lr))
+            changes["lr"] = _scheduled(self.lr_schedule, k, self.hp.lr)
         if self.momentum_schedule is not None:
             f = self.spec.momentum_field
             if f == "betas":
                 b1, b2 = self.hp.betas
-                hp = dataclasses.replace(hp, betas=(self.momentum_schedule(k, b1), b2))
+                changes["betas"] = (_scheduled(self.momentum_schedule, k, b1), b2)
             else:
-                hp = dataclasses.replace(hp, **{f: self.momentum_schedule(k, getattr(self.hp, f))})
-        return hp
+                changes[f] = _scheduled(self.momentum_schedule, k, getattr(self.hp, f))
+        return self.hp.scheduled(**changes)
 
     def init(self, x0: np.ndarray) -> OptState:
         rng = np.random.default_rng(self.seed) if self.noise > 0 else None
@@ -83,6 +92,26 @@ class Optimizer:
             if key == "lr" or val != default:
                 parts.append(f"{key}={_fmt(val)}")
         return " ".join([self.spec.title, *parts])
+
+
+def _check_schedule(schedule: Schedule | None, target: str) -> None:
+    """A schedule (or None) meant for ``target``, "lr" or "momentum"."""
+    if schedule is None:
+        return
+    field = f"{target}_schedule"
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"Invalid {field}: {schedule!r} (expected a schedule)")
+    if target not in schedule.applies_to:
+        raise ValueError(f"Invalid {field}: {schedule.kind!r} is a schedule for "
+                         f"{' or '.join(schedule.applies_to)}, not for {target}")
+
+
+def _scheduled(schedule: Schedule, k: int, base: float) -> float:
+    """``schedule(k, base)``; a value beyond float range is inf (the points then diverge)."""
+    try:
+        return float(schedule(k, base))
+    except OverflowError:  # e.g. β^t for an SGD momentum > 1
+        return math.inf
 
 
 def _fmt(v: Any) -> str:

@@ -17,6 +17,7 @@ learning-rate / momentum schedules and gradient noise.  It is what ``simulate`` 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,18 @@ class Hyper:
 
     def replace(self, **changes: Any) -> Hyper:
         return dataclasses.replace(self, **changes)
+
+    def scheduled(self, **changes: Any) -> Hyper:
+        """A copy with the values a schedule computed for one step, *not* validated again.
+
+        Validation checks what a user sets; a schedule derives its values from those and may
+        leave their range on the way (β^t reaches 0.0 after some 7000 steps, where SGD's
+        ``nesterov=True`` asks for a momentum > 0 as set).  A run must not stop there.
+        """
+        new = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)  # frozen: the copy is private until returned
+        return new
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
