@@ -39,8 +39,28 @@ class PointStatus(NamedTuple):
     step: int | None     # step where it converged or diverged
 
 
+def start_points(obj: Objective, x0: np.ndarray) -> np.ndarray:
+    """The start points as a new float array of shape ``(n, dim)``.
+
+    ``x0`` is ``(n, dim)``, or one point ``(dim,)``; any other shape is a ValueError (reshaping
+    it would quietly make other points, e.g. ``[[1, 2, 3, 4]]`` two points in 2-D).
+    """
+    try:
+        x = np.array(x0, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid start: {x0!r} (expected numbers)") from None
+    if x.shape == (obj.dim,):
+        return x.reshape(1, obj.dim)
+    if x.ndim != 2 or x.shape[1] != obj.dim:
+        one = "(x,)" if obj.dim == 1 else "(x, y)"
+        raise ValueError(f"Invalid start: shape {x.shape} (expected one point {one} or n "
+                         f"points of shape (n, {obj.dim}))")
+    return x
+
+
 def init_run(obj: Objective, opt: Optimizer, x0: np.ndarray) -> RunState:
-    x0 = np.array(x0, dtype=float).reshape(-1, obj.dim)
+    """The state before the first step from the start points ``x0`` (see ``start_points``)."""
+    x0 = start_points(obj, x0)
     n = x0.shape[0]
     return RunState(0, x0, opt.init(x0), np.full(n, -1), None)
 
@@ -75,6 +95,8 @@ def _settle(x: np.ndarray, diverged_at: np.ndarray, frozen: np.ndarray | None) -
     if frozen is not None:  # diverged points stay where they stopped
         dead = diverged_at >= 0
         x[dead] = frozen[dead]
+    if not x.size:  # a run of no points (max and min have nothing to reduce)
+        return True
     hi, lo = x.max(), x.min()
     return bool(lo >= -DIVERGENCE_BOUND and hi <= DIVERGENCE_BOUND)
 
@@ -227,8 +249,9 @@ def update_converged(converged_at: np.ndarray, t: int, gnorm: np.ndarray,
 
 def simulate(obj: Objective, opt: Optimizer, start: np.ndarray, steps: int = 100) -> Run:
     """Run ``opt`` on ``obj`` from each start point, shape ``(n, dim)``, for ``steps`` steps."""
-    if steps < 0:
-        raise ValueError(f"Invalid steps: {steps}")
+    if not (isinstance(steps, (int, np.integer)) and not isinstance(steps, (bool, np.bool_))
+            and steps >= 0):
+        raise ValueError(f"Invalid steps: {steps!r} (expected a whole number >= 0)")
     rs = init_run(obj, opt, start)
     n, dim = rs.x.shape
     pos = np.empty((steps + 1, n, dim))

@@ -114,6 +114,32 @@ def test_invalid_hyperparameters_raise(name, hp, word):
         make_optimizer(name, **hp)
 
 
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"noise": "big"}, "Invalid noise: 'big' (expected a number)"),
+    ({"noise": None}, "Invalid noise: None (expected a number)"),
+    ({"noise": -0.1}, "Invalid noise value: -0.1"),
+    ({"noise": float("inf")}, "Invalid noise value: inf"),
+    ({"seed": "abc"}, "Invalid seed: 'abc' (expected a whole number >= 0)"),
+    ({"seed": 1.5}, "Invalid seed: 1.5 (expected a whole number >= 0)"),
+    ({"seed": -5}, "Invalid seed: -5 (expected a whole number >= 0)"),
+    ({"seed": True}, "Invalid seed: True (expected a whole number >= 0)"),
+    ({"lr": 10**400}, "Invalid lr: 10000000000000000000…(401 characters) (beyond floating "
+                      "point range)"),
+    ({"betas": (0.9, -(10**400))}, "Invalid betas: -1000000000000000000…(402 characters)"),
+])
+def test_noise_seed_and_huge_numbers_are_checked_when_built(kw, message):
+    with pytest.raises(ValueError) as err:
+        make_optimizer("adam", **kw)
+    assert str(err.value).startswith(message)
+
+
+def test_noise_and_seed_are_converted():
+    opt = make_optimizer("adam", noise=1, seed=np.int64(3))
+    assert opt.noise == 1.0 and isinstance(opt.noise, float)
+    assert opt.seed == 3 and type(opt.seed) is int
+    assert make_optimizer("adam", seed=2**70).seed == 2**70
+
+
 def test_wrong_type_message():
     with pytest.raises(ValueError, match=r"^Invalid lr: 'fast' \(expected a number\)$"):
         make_optimizer("adam", lr="fast")

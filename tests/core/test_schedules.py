@@ -92,6 +92,8 @@ INVALID = [
     ("ramp", {"ramp_steps": -3}, "ramp_steps"),
     ("power", {"gamma": 0.5}, "gamma"),
     ("wobble", {}, "wobble"),
+    ("cosine", {"total_steps": float("inf")}, "total_steps"),
+    ("exponential", {"gamma": 10**400}, "gamma"),
 ]
 
 

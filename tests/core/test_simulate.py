@@ -87,9 +87,46 @@ def test_values_and_grad_norms_recorded():
     np.testing.assert_allclose(run.grad_norms[0, 0], 10.0)
 
 
-def test_bad_steps():
-    with pytest.raises(ValueError, match="steps"):
-        simulate(get_objective("sphere"), make_optimizer("sgd"), np.zeros((1, 2)), -1)
+@pytest.mark.parametrize("steps", [-1, 2.5, "10", None, True, 10.0])
+def test_bad_steps(steps):
+    with pytest.raises(ValueError, match=rf"^Invalid steps: {steps!r} \(expected a whole"):
+        simulate(get_objective("sphere"), make_optimizer("sgd"), np.zeros((1, 2)), steps)
+
+
+def test_steps_may_be_a_numpy_integer():
+    assert simulate(get_objective("sphere"), make_optimizer("sgd"), np.zeros((1, 2)),
+                    np.int64(3)).positions.shape == (4, 1, 2)
+
+
+@pytest.mark.parametrize("start, n", [
+    ([[1.0, 2.0], [3.0, 4.0]], 2), ([1.0, 2.0], 1), ((0.5, -0.5), 1), (np.zeros((0, 2)), 0),
+    ([[1, 2]], 1),
+])
+def test_start_is_n_points_or_one_point(start, n):
+    obj, opt = get_objective("sphere"), make_optimizer("sgd", lr=0.1)
+    rs = init_run(obj, opt, start)
+    assert rs.x.shape == (n, 2) and rs.x.dtype == float
+    assert simulate(obj, opt, start, 2).positions.shape == (3, n, 2)
+
+
+@pytest.mark.parametrize("start", [
+    [[1, 2, 3, 4]], [1.0, 2.0, 3.0], [[[1.0, 2.0]]], 1.0, [[1.0], [2.0]], [], [["a", "b"]],
+    [[1.0, 2.0], [3.0]],
+])
+def test_start_of_another_shape_is_refused(start):
+    obj, opt = get_objective("sphere"), make_optimizer("sgd")
+    with pytest.raises(ValueError, match="^Invalid start"):
+        init_run(obj, opt, start)
+    with pytest.raises(ValueError, match="^Invalid start"):
+        simulate(obj, opt, start, 1)
+
+
+def test_one_dimensional_start_shapes():
+    obj, opt = get_objective("parabola"), make_optimizer("sgd")
+    assert init_run(obj, opt, [[0.5], [1.0]]).x.shape == (2, 1)
+    assert init_run(obj, opt, [0.5]).x.shape == (1, 1)
+    with pytest.raises(ValueError, match=r"one point \(x,\) or n points of shape \(n, 1\)"):
+        init_run(obj, opt, [0.5, 1.0])  # two numbers: is it two points? say so
 
 
 # --- blocked stepping: bit-identical to stepping all points at once ----------------------------

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..schedules import Schedule
 from . import adadelta, adagrad, adam, adamax, momentum, nadam, radam, rmsprop, sgd
-from .base import GradFn, Hyper, OptimizerSpec, OptState, hparam
+from .base import GradFn, Hyper, OptimizerSpec, OptState, coerce, hparam
 
 _MODULES = (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamax, nadam, radam)
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
@@ -34,8 +34,17 @@ class Optimizer:
         """Check the whole configuration here, once: ``hyper_at`` and ``step`` never raise."""
         if not isinstance(self.hp, self.spec.hyper):
             raise ValueError(f"Invalid hyperparameters for {self.spec.name}: {self.hp!r}")
-        if not (np.isfinite(self.noise) and self.noise >= 0.0):
+        # noise and seed are set from panels, session files and the command line: anything
+        # that is not a number is a ValueError naming it, here and not at the first step
+        noise = coerce("noise", self.noise, "float")
+        if not (math.isfinite(noise) and noise >= 0.0):
             raise ValueError(f"Invalid noise value: {self.noise}")
+        object.__setattr__(self, "noise", noise)
+        seed = self.seed
+        if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
+                and seed >= 0):
+            raise ValueError(f"Invalid seed: {seed!r} (expected a whole number >= 0)")
+        object.__setattr__(self, "seed", int(seed))
         _check_schedule(self.lr_schedule, "lr")
         _check_schedule(self.momentum_schedule, "momentum")
         if self.momentum_schedule is not None and self.spec.momentum_field is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -165,10 +166,12 @@ def coerce(name: str, value: Any, annotation: Any) -> Any:
     if kind == "float":
         if not _is_number(value):
             raise ValueError(f"Invalid {name}: {value!r} (expected a number)")
-        return float(value)
+        return _float(name, value)
     if kind == "int":
-        if not (_is_number(value) and float(value).is_integer()):
-            raise ValueError(f"Invalid {name}: {value!r} (expected a whole number)")
+        if isinstance(value, (int, np.integer)) and _is_number(value):
+            return int(value)
+        if not (_is_number(value) and math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"Invalid {name}: {_show(value)} (expected a whole number)")
         return int(value)
     if kind == "bool":
         if not isinstance(value, (bool, np.bool_)):
@@ -182,8 +185,22 @@ def coerce(name: str, value: Any, annotation: Any) -> Any:
         if not (isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2
                 and all(_is_number(v) for v in value)):
             raise ValueError(f"Invalid {name}: {value!r} (expected two numbers)")
-        return (float(value[0]), float(value[1]))
+        return (_float(name, value[0]), _float(name, value[1]))
     return value
+
+
+def _float(name: str, value: Any) -> float:
+    """``float(value)``; a Python int beyond float range (10**400) is a ValueError too."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"Invalid {name}: {_show(value)} (beyond floating point range)") from None
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, shortened for a message (an int can have hundreds of digits)."""
+    r = repr(value)
+    return r if len(r) <= 40 else f"{r[:20]}…({len(r)} characters)"
 
 
 class OptState(NamedTuple):
