@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .objectives import Objective
-from .optimizers import Optimizer, OptState
+from .optimizers import Optimizer, OptState, gradient_noise
 
 DIVERGENCE_BOUND = 1e6
 GTOL = 1e-6      # converged: |∇f| below this ...
@@ -108,7 +108,8 @@ def _settle(x: np.ndarray, diverged_at: np.ndarray, frozen: np.ndarray | None) -
 # in blocks of BLOCK points that stay in the core's cache, two blocks at a time on two threads
 # (numpy releases the GIL), and writes each block's results into the full output arrays.  The
 # arithmetic on each number is unchanged, so the trajectories are bit-identical to stepping all
-# points at once.  Gradient noise is drawn for all points at once, as unblocked, and sliced.
+# points at once.  Gradient noise is drawn for all points at once, as unblocked, and sliced
+# (the stream of normal numbers cannot be entered in the middle).
 # Below BLOCKED_FROM points the whole arrays stay in the shared cache, and stepping them at once
 # measured as fast or faster (the threads' hand-offs cost more than they save).
 
@@ -130,19 +131,21 @@ def _executor() -> ThreadPoolExecutor:
 class _Noise:
     """The noise of each gradient evaluation of one step, drawn for all points as unblocked.
 
-    The k-th gradient call of every block adds the k-th draw, so the generator gives the same
-    numbers in the same order as one unblocked step.
+    The k-th gradient call of every block adds rows of ``σ·gradient_noise(seed, t, k)`` for
+    all points, drawn once by whichever block asks first: the same numbers, and the same
+    products, as one unblocked step.
     """
 
-    def __init__(self, rng: np.random.Generator, sigma: float, shape: tuple[int, ...]):
-        self.rng, self.sigma, self.shape = rng, sigma, shape
+    def __init__(self, seed: int, t: int, sigma: float, shape: tuple[int, ...]):
+        self.seed, self.t, self.sigma, self.shape = seed, t, sigma, shape
         self.draws: list[np.ndarray] = []
         self.lock = threading.Lock()
 
     def get(self, k: int) -> np.ndarray:
         with self.lock:
             while len(self.draws) <= k:
-                self.draws.append(self.sigma * self.rng.standard_normal(self.shape))
+                z = gradient_noise(self.seed, self.t, len(self.draws), self.shape)
+                self.draws.append(self.sigma * z)
             return self.draws[k]
 
 
@@ -151,7 +154,7 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
     x0, state = rs.x, rs.opt
     n = x0.shape[0]
     hp = opt.hyper_at(state.t) if opt.has_schedules else opt.hp
-    noise = None if state.rng is None else _Noise(state.rng, opt.noise, x0.shape)
+    noise = _Noise(opt.seed, state.t, opt.noise, x0.shape) if opt.noise > 0 else None
     inner = state.inner
     per_point = [isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n for v in inner]
     # blocks of at most BLOCK points, as many as a multiple of THREADS, of equal sizes
@@ -203,7 +206,7 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
     ok &= all(list(_executor().map(work, spans)))
     it = iter(scalars)
     new = type(inner)(*[f if p else next(it) for f, p in zip(fields, per_point, strict=True)])
-    return x, OptState(state.t + 1, new, state.rng), ok
+    return x, OptState(state.t + 1, new), ok
 
 
 def evaluate(obj: Objective, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

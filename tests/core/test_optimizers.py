@@ -241,6 +241,69 @@ def test_noise_is_reproducible_by_seed():
     assert not np.allclose(run_with_noise(0.5, 1), run_with_noise(0.5, 2))
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_noisy_step_is_pure(name):
+    # the same state in gives the same state out, however often and in whatever order
+    opt = make_optimizer(name, **variety(name), noise=0.7, seed=5)
+    obj = get_objective("sphere")
+    x = points()
+    state = opt.init(x)
+    for _ in range(3):
+        x, state = opt.step(x, state, obj.grad)
+    x1, s1 = opt.step(x, state, obj.grad)
+    opt.step(x1, s1, obj.grad)
+    x2, s2 = opt.step(x, state, obj.grad)
+    np.testing.assert_array_equal(x1, x2)
+    assert s1.t == s2.t == 4
+    for a, b in zip(s1.inner, s2.inner, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_adding_a_point_leaves_the_noisy_runs_of_the_others_unchanged(name):
+    # replaying a run with the same seed after shift+click added a start point
+    opt = make_optimizer(name, **variety(name), noise=0.5, seed=9)
+    obj = get_objective("beale")
+    x0 = points()
+    alone = simulate(obj, opt, x0[:1], 40).positions
+    three = simulate(obj, opt, x0[:3], 40).positions
+    seven = simulate(obj, opt, x0, 40).positions
+    np.testing.assert_array_equal(three[:, :1], alone)
+    np.testing.assert_array_equal(seven[:, :3], three)
+
+
+def test_noise_is_seeded_by_step_and_gradient_call():
+    from gdviz.core.optimizers.base import gradient_noise
+
+    a = gradient_noise(3, 10, 0, (5, 2))
+    np.testing.assert_array_equal(a, gradient_noise(3, 10, 0, (5, 2)))
+    np.testing.assert_array_equal(a[:2], gradient_noise(3, 10, 0, (2, 2)))
+    others = [gradient_noise(3, 11, 0, (5, 2)), gradient_noise(3, 10, 1, (5, 2)),
+              gradient_noise(4, 10, 0, (5, 2)), gradient_noise(2**32 + 3, 10, 0, (5, 2))]
+    assert not any(np.allclose(a, b) for b in others)
+    # NAG's look-ahead is its only gradient call; SGD's nesterov is one call too: each step
+    # adds σ·gradient_noise(seed, t, 0) to the exact gradient
+    obj = get_objective("sphere")
+    x = points()
+    opt = make_optimizer("sgd", lr=0.1, noise=0.5, seed=3)
+    x1, _ = opt.step(x, opt.init(x)._replace(t=10), obj.grad)
+    np.testing.assert_array_equal(x1, x - 0.1 * (obj.grad(x) + 0.5 * gradient_noise(3, 10, 0,
+                                                                                      x.shape)))
+
+
+def test_noise_free_steps_make_no_generator(monkeypatch):
+    import gdviz.core.optimizers as optimizers
+
+    def no(*args, **kwargs):
+        raise AssertionError("a generator was made for a noise-free run")
+
+    x0 = points()
+    monkeypatch.setattr(optimizers, "gradient_noise", no)
+    monkeypatch.setattr(np.random, "default_rng", no)
+    monkeypatch.setattr(np.random, "SeedSequence", no)
+    simulate(get_objective("sphere"), make_optimizer("adam", seed=4), x0, 5)
+
+
 def test_zero_noise_is_the_exact_run():
     exact = simulate(get_objective("rosenbrock"), make_optimizer("adam", lr=0.05), points(),
                      50).positions

@@ -217,7 +217,7 @@ def test_blocked_divergence_and_one_dimension(monkeypatch):
     assert (blocked[0].diverged_at[3:] > 0).all() and (blocked[0].diverged_at[:3] == -1).all()
 
 
-def test_blocked_noise_is_reproducible_and_leaves_inputs_alone(monkeypatch):
+def test_blocked_noise_is_pure_and_leaves_inputs_alone(monkeypatch):
     obj = get_objective("rosenbrock")
     opt = make_optimizer("nag", lr=1e-4, noise=0.5, seed=3)
     x0 = _starts(300, obj)
@@ -225,11 +225,22 @@ def test_blocked_noise_is_reproducible_and_leaves_inputs_alone(monkeypatch):
     rs0 = init_run(obj, opt, x0)
     rs1 = advance(obj, opt, rs0)
     before = rs1.x.copy(), [a.copy() for a in rs1.opt.inner]
-    a, b = advance(obj, opt, rs1), advance(obj, opt, rs1)  # each advance: its own generator use
+    a, b = advance(obj, opt, rs1), advance(obj, opt, rs1)  # the same state in: the same out
     np.testing.assert_array_equal(rs1.x, before[0])
     for u, v in zip(rs1.opt.inner, before[1], strict=True):
         np.testing.assert_array_equal(u, v)
-    assert not np.array_equal(a.x, b.x)  # the generator moved on between the two
-    # a fresh run with the same seed repeats the first
+    np.testing.assert_array_equal(a.x, b.x)
+    # a fresh run with the same seed repeats it, and the noise did move the points
     again = advance(obj, opt, advance(obj, opt, init_run(obj, opt, x0)))
     np.testing.assert_array_equal(again.x, a.x)
+    exact = make_optimizer("nag", lr=1e-4)
+    assert not np.array_equal(advance(obj, exact, advance(obj, exact, rs0)).x, a.x)
+
+
+def test_blocked_noise_of_a_point_does_not_depend_on_the_points_after_it(monkeypatch):
+    obj = get_objective("himmelblau")
+    opt = make_optimizer("adam", lr=0.05, noise=1.0, seed=11)
+    x0 = _starts(400, obj)
+    _blocked(monkeypatch, block=50)
+    few, many = _run_stepwise(obj, opt, x0[:250], 10), _run_stepwise(obj, opt, x0, 10)
+    np.testing.assert_array_equal(few[1], many[1][:, :250])

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..schedules import Schedule
 from . import adadelta, adagrad, adam, adamax, momentum, nadam, radam, rmsprop, sgd
-from .base import GradFn, Hyper, OptimizerSpec, OptState, coerce, hparam
+from .base import GradFn, Hyper, OptimizerSpec, OptState, coerce, gradient_noise, hparam
 
 _MODULES = (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamax, nadam, radam)
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
@@ -28,7 +28,8 @@ class Optimizer:
     lr_schedule: Schedule | None = None
     momentum_schedule: Schedule | None = None
     noise: float = 0.0      # std of Gaussian noise added to every gradient component
-    seed: int = 0           # seed of that noise: the same seed gives the same run
+    seed: int = 0           # seed of that noise: the same seed gives the same run (see
+    #                         base.gradient_noise: the noise is a function of seed and step)
 
     def __post_init__(self) -> None:
         """Check the whole configuration here, once: ``hyper_at`` and ``step`` never raise."""
@@ -77,20 +78,27 @@ class Optimizer:
         return self.hp.scheduled(**changes)
 
     def init(self, x0: np.ndarray) -> OptState:
-        rng = np.random.default_rng(self.seed) if self.noise > 0 else None
-        return OptState(0, self.spec.init(self.hp, np.asarray(x0, dtype=float)), rng)
+        return OptState(0, self.spec.init(self.hp, np.asarray(x0, dtype=float)))
 
     def step(self, x: np.ndarray, state: OptState, grad_fn: GradFn) -> tuple[np.ndarray, OptState]:
-        """One iteration for all points: state in, state out."""
-        if state.rng is not None:
-            rng, sigma, exact = state.rng, self.noise, grad_fn
+        """One iteration for all points: state in, state out.
+
+        With noise, the k-th gradient evaluation of step t adds
+        ``noise · gradient_noise(seed, t, k, shape)``; without, no generator is made.
+        """
+        if self.noise > 0:
+            seed, sigma, t, exact = self.seed, self.noise, state.t, grad_fn
+            calls = 0
 
             def grad_fn(p: np.ndarray) -> np.ndarray:
-                return exact(p) + sigma * rng.standard_normal(p.shape)
+                nonlocal calls
+                z = gradient_noise(seed, t, calls, p.shape)
+                calls += 1
+                return exact(p) + sigma * z
 
         hp = self.hyper_at(state.t) if self.has_schedules else self.hp
         x, inner = self.spec.step(hp, state.inner, x, grad_fn)
-        return x, OptState(state.t + 1, inner, state.rng)
+        return x, OptState(state.t + 1, inner)
 
     def label(self) -> str:
         """Short legend text, e.g. ``Adam lr=0.05``."""
@@ -147,4 +155,4 @@ def make_optimizer(name: str, *, lr_schedule: Schedule | None = None,
 
 
 __all__ = ["OPTIMIZERS", "Optimizer", "OptimizerSpec", "OptState", "Hyper", "hparam",
-           "get_optimizer_spec", "make_optimizer"]
+           "get_optimizer_spec", "gradient_noise", "make_optimizer"]

@@ -204,11 +204,30 @@ def _show(value: Any) -> str:
 
 
 class OptState(NamedTuple):
-    """What ``Optimizer`` carries between steps around the algorithm's own state."""
+    """What ``Optimizer`` carries between steps around the algorithm's own state.
+
+    There is no random generator in it: gradient noise is a function of the step number (see
+    ``gradient_noise``), so a step's result depends on nothing but its inputs.
+    """
 
     t: int                 # number of steps taken so far
     inner: Any             # the algorithm's own state (its NamedTuple)
-    rng: np.random.Generator | None  # gradient-noise generator, None without noise
+
+
+def gradient_noise(seed: int, t: int, k: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal numbers for the ``k``-th gradient evaluation of step ``t`` (from 0).
+
+    A pure function of ``(seed, t, k)``: the same seed replays a run exactly, whatever was
+    stepped before, and stepping the same state twice gives the same result.  The numbers are
+    drawn in C order from one stream, so the rows of points ``0..i`` do not depend on how many
+    points follow: adding a start point leaves the others' trajectories as they were.
+
+    ``(t, k)`` is the seed sequence's spawn key, which numpy keeps apart from the seed (a plain
+    list ``[seed, t, k]`` would make seed 2³² + 5 at step 2 the same stream as seed 5 at step
+    1, call 2).
+    """
+    seq = np.random.SeedSequence(seed, spawn_key=(t, k))
+    return np.random.default_rng(seq).standard_normal(shape)
 
 
 def lerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
