@@ -7,15 +7,43 @@ app, the headless renderer and the CLI all build their optimizers from it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .optimizers import Optimizer, get_optimizer_spec, make_optimizer
 from .schedules import schedule_from_dict
 
-# Colour-blind-safe palette (Okabe & Ito 2008), then Paul Tol's "bright" for more runs.
-PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-           "#FFFFFF", "#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377")
+# Run colours in the order runs get them: colour-blind-safe (Okabe & Ito 2008, Paul Tol's
+# schemes).  White is not one of them: the start markers, minima stars and contour lines are
+# drawn in white over the heatmap.  The yellows come last, as the viridis heatmap's high values
+# are yellow.  The app's default runs take the colours at 0, 1, 2 and 6.
+PALETTE = (
+    "#e69f00",  # orange          Okabe–Ito
+    "#56b4e9",  # sky blue        Okabe–Ito
+    "#009e73",  # bluish green    Okabe–Ito
+    "#d55e00",  # vermillion      Okabe–Ito
+    "#0072b2",  # blue            Okabe–Ito
+    "#ee3377",  # magenta         Tol "vibrant"
+    "#cc79a7",  # reddish purple  Okabe–Ito
+    "#999933",  # olive           Tol "muted"
+    "#4477aa", "#ee6677", "#228833", "#66ccee", "#aa3377",  # Tol "bright"
+    "#ccbb44", "#f0e442",  # the yellows: Tol "bright", Okabe–Ito
+)
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+
+
+def check_color(value: Any) -> str | None:
+    """A run colour as lowercase ``#rrggbb`` (``#rgb`` and any case accepted); None stays None.
+
+    Anything else is a ValueError: the GIF palette and Qt read the colour as hex digits.
+    """
+    if value is None:
+        return None
+    if not (isinstance(value, str) and _HEX_COLOR.fullmatch(value)):
+        raise ValueError(f"Invalid color: {value!r} (expected #rrggbb)")
+    digits = value[1:].lower()
+    return "#" + (digits if len(digits) == 6 else "".join(c + c for c in digits))
 
 
 @dataclass
@@ -30,7 +58,8 @@ class RunSpec:
     visible: bool = True
 
     def build(self) -> Optimizer:
-        """The optimizer this spec describes; ValueError on any bad value."""
+        """The optimizer this spec describes; ValueError on any bad value (the colour too)."""
+        check_color(self.color)
         try:
             return make_optimizer(
                 self.optimizer, lr_schedule=schedule_from_dict(self.lr_schedule),
@@ -62,6 +91,7 @@ class RunSpec:
             if key in d and not isinstance(d[key], kind):
                 raise ValueError(f"Invalid run field {key}: {d[key]!r}")
         spec = cls(**d)
+        spec.color = check_color(spec.color)
         spec.hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.hyper.items()}
         spec.build()  # validates
         return spec
@@ -98,7 +128,9 @@ def parse_run(text: str) -> RunSpec:
         if not eq or not key:
             raise ValueError(f"Invalid run setting {item!r} in {text!r} (expected key=value)")
         val = _value(raw)
-        if key in ("noise", "seed", "color", "visible"):
+        if key == "color":
+            run.color = check_color(raw.strip())
+        elif key in ("noise", "seed", "visible"):
             setattr(run, key, val)
         elif key in ("lr_schedule", "momentum_schedule"):
             setattr(run, key, {**(getattr(run, key) or {}), "kind": val})

@@ -32,7 +32,7 @@ def test_round_trip(tmp_path):
     back = load_session(path)
     assert back == s
     assert back.runs[0].lr_schedule == {"kind": "exponential", "gamma": 0.98}
-    assert back.runs[1].color == "#FF0000" and back.runs[1].noise == 0.1
+    assert back.runs[1].color == "#ff0000" and back.runs[1].noise == 0.1
     assert back.runs[1].seed == 7
     assert back.runs[2].hyper["betas"] == (0.8, 0.99) and back.runs[2].visible is False
     assert [p.name for p in tmp_path.iterdir()] == ["a.gdviz.json"]  # no temp file left
