@@ -7,7 +7,7 @@ Saved as versioned JSON::
      "view": [[-2, 2], [-1, 3]] | null,     # visible range per axis, null = the bounds
      "runs": [RunSpec.to_dict(), ...],      # hyperparameters, schedules, noise, seed, colour...
      "starts": [[-1.5, 2.5], ...],
-     "speed": 30.0, "max_steps": 1000}
+     "speed": 30.0, "max_steps": 1000}     # 1 to 2000 it/s, 1 to 1 000 000 iterations
 
 ``load_session``/``from_json`` check everything (the objective and every run are built) and
 raise ``SessionError`` with a one-line message for any bad file -- never a KeyError, TypeError
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,9 @@ from .runspec import RunSpec
 
 SESSION_VERSION = 1
 SESSION_FORMAT = "gdviz-session"
+# What the app's toolbar can show: its max-iterations spin box and its speed slider.
+MAX_STEPS = 1_000_000                 # iterations
+SPEED_MIN, SPEED_MAX = 1.0, 2000.0    # iterations per second
 
 
 class SessionError(ValueError):
@@ -80,19 +82,33 @@ def save_session(session: Session, path: str | os.PathLike[str]) -> Path:
     """Write ``session`` to ``path`` atomically (OSError if the folder is not writable)."""
     p = Path(path)
     text = to_json(session)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
-                               suffix=".part")
+    fd, tmp = _create_temp(p)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, p)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def _create_temp(p: Path) -> tuple[int, Path]:
+    """A new, empty file next to ``p``, open for writing, with the permissions of a new file.
+
+    ``tempfile.mkstemp`` creates its file as 0o600, and giving it the usual permissions back
+    needs the umask, which can only be read by setting it: a process-wide change that another
+    thread creating a file at that moment would get.  Creating the file with mode 0o666 lets
+    the system apply the umask, as it does for any new file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = p.parent / f".{p.name}.{os.urandom(4).hex()}.part"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"No free temporary name next to {p}")
 
 
 # ---------------------------------------------------------------------------- reading
@@ -160,11 +176,14 @@ def from_dict(d: Any, source: str = "the data") -> Session:
         starts.append(tuple(float(c) for c in p))
 
     speed = d.get("speed", 30.0)
-    if not (_number(speed) and speed > 0):
-        raise bad(f"speed must be a positive number, found {speed!r}")
+    if not (_number(speed) and SPEED_MIN <= speed <= SPEED_MAX):
+        raise bad(f"speed must be a number from {SPEED_MIN:g} to {SPEED_MAX:g} (iterations per "
+                  f"second), found {speed!r}")
     max_steps = d.get("max_steps", 1000)
-    if not (isinstance(max_steps, int) and not isinstance(max_steps, bool) and max_steps >= 1):
-        raise bad(f"max_steps must be a whole number >= 1, found {max_steps!r}")
+    if not (isinstance(max_steps, int) and not isinstance(max_steps, bool)
+            and 1 <= max_steps <= MAX_STEPS):
+        raise bad(f"max_steps must be a whole number from 1 to {MAX_STEPS:,}, found "
+                  f"{max_steps!r}")
     return Session(objective=objective, view=view, runs=runs, starts=starts,
                    speed=float(speed), max_steps=max_steps)
 

@@ -1,6 +1,8 @@
 """Session files: round trips, and every kind of broken file gives a clear SessionError."""
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -114,7 +116,17 @@ def broken_cases():
         ("start type", change(starts=[["a", "b"]]), "needs 2 finite"),
         ("view", change(view=[[2, 1], [0, 1]]), "view"),
         ("speed", change(speed=-3), "speed"),
+        ("speed too slow", change(speed=0.5), "speed must be a number from 1 to 2000"),
+        ("speed too fast", change(speed=2001), "speed must be a number from 1 to 2000"),
         ("max_steps", change(max_steps=2.5), "max_steps"),
+        ("max_steps zero", change(max_steps=0), "max_steps must be a whole number from 1 to "
+                                                "1,000,000, found 0"),
+        ("max_steps beyond int32", change(max_steps=10**15), "found 1000000000000000"),
+        ("max_steps beyond the spin box", change(max_steps=1_000_001), "1,000,000"),
+        ("colour text", run_change(color="notacolor"),
+         "Invalid color: 'notacolor' (expected #rrggbb)"),
+        ("lr schedule for momentum", run_change(lr_schedule={"kind": "ramp"}),
+         "Invalid lr_schedule: 'ramp' is a schedule for momentum, not for lr"),
         ("nan", text.replace("12.5", "NaN"), "speed"),
     ]
 
@@ -146,3 +158,45 @@ def test_newer_version_message():
     d["version"] = 7
     with pytest.raises(SessionError, match=r"^the data was saved by a newer gdviz \(version 7\)"):
         from_json(json.dumps(d))
+
+
+def test_limits_are_accepted():
+    from gdviz.core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN
+
+    for speed, max_steps in [(SPEED_MIN, 1), (SPEED_MAX, MAX_STEPS), (1, 10)]:
+        s = from_json(to_json(Session(runs=[], starts=[], speed=speed, max_steps=max_steps)))
+        assert (s.speed, s.max_steps) == (speed, max_steps)
+    assert (MAX_STEPS, SPEED_MIN, SPEED_MAX) == (1_000_000, 1.0, 2000.0)  # the app's toolbar
+
+
+@pytest.mark.skipif(not hasattr(os, "umask") or os.name == "nt", reason="POSIX permissions")
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_saved_file_has_the_permissions_of_a_new_file(tmp_path, mask):
+    old = os.umask(mask)
+    try:
+        path = save_session(sample(), tmp_path / "s.json")
+        (tmp_path / "plain").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "s.json"]
+
+
+def test_save_does_not_touch_the_umask(tmp_path, monkeypatch):
+    def no(*args):
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(os, "umask", no)
+    save_session(sample(), tmp_path / "s.json")
+    assert load_session(tmp_path / "s.json") == sample()
+
+
+def test_failed_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_session(sample(), tmp_path / "s.json")
+    assert list(tmp_path.iterdir()) == []
