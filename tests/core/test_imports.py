@@ -16,6 +16,7 @@ def test_core_imports_no_qt():
 
 
 def test_public_api():
+    """Every line of the README-level snippet, as users write it."""
     import numpy as np
 
     from gdviz.core import (
@@ -24,21 +25,46 @@ def test_public_api():
         Objective,
         get_objective,
         make_optimizer,
+        objective_from_expression,
         simulate,
     )
 
     assert "rosenbrock" in OBJECTIVES and "adam" in OPTIMIZERS
     obj = get_objective("rosenbrock")
-    assert isinstance(obj, Objective)
+    assert isinstance(obj, Objective) and obj is OBJECTIVES["rosenbrock"]
+
+    obj = objective_from_expression("x**2 - y**2")
+    assert isinstance(obj, Objective) and obj.dim == 2
+    np.testing.assert_array_equal(obj.f(np.array([[2.0, 1.0]])), [3.0])
+    np.testing.assert_array_equal(obj.grad(np.array([[2.0, 1.0]])), [[4.0, -2.0]])
+
+    def f(X):  # a user's Rosenbrock, written by hand
+        x, y = X[:, 0], X[:, 1]
+        return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    def grad(X):
+        x, y = X[:, 0], X[:, 1]
+        return np.stack([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)], axis=1)
+
+    obj = Objective(name="mine", dim=2, f=f, grad=grad, bounds=((-2, 2), (-1, 3)),
+                    minima=((1.0, 1.0),))
+    assert obj.title == "mine" and obj.minima == ((1.0, 1.0),)
+
     opt = make_optimizer("adam", lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                          amsgrad=False)
     run = simulate(obj, opt, start=np.array([[-1.5, 2.0], [0.5, 0.5]]), steps=200)
-    assert run.positions.shape == (201, 2, 2)
-    assert run.values.shape == (201, 2)
-    np.testing.assert_array_equal(run.positions[0], [[-1.5, 2.0], [0.5, 0.5]])
-    assert [s.kind for s in run.status] == ["running", "running"]
+    positions, values, status = run.positions, run.values, run.status
+    assert positions.shape == (201, 2, 2)
+    assert values.shape == (201, 2)
+    np.testing.assert_array_equal(positions[0], [[-1.5, 2.0], [0.5, 0.5]])
+    assert [s.kind for s in status] == ["running", "running"]
     # Adam moves downhill on average: both points end lower than they started
-    assert (run.values[-1] < run.values[0]).all()
+    assert (values[-1] < values[0]).all()
+    # the user's objective is the built-in Rosenbrock: the same run, number for number
+    builtin = simulate(get_objective("rosenbrock"), opt, np.array([[-1.5, 2.0], [0.5, 0.5]]),
+                       200)
+    np.testing.assert_allclose(run.positions, builtin.positions, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(run.values, builtin.values, rtol=1e-10, atol=1e-14)
 
 
 def test_sympy_waits_for_the_first_expression():

@@ -204,7 +204,11 @@ def test_no_numpy_warnings_on_zero_gradient(name):
     # at the minimum every gradient is exactly 0: no 0/0 (pytest turns warnings into errors)
     run = simulate(get_objective("sphere"), make_optimizer(name, **variety(name)),
                    [[0.0, 0.0], [1.0, 0.0]], 20)
-    assert np.isfinite(run.positions).all()
+    # a NaN step would be caught and the point frozen as diverged: none may be
+    assert (run.diverged_at == -1).all()
+    assert np.isfinite(run.positions).all() and np.isfinite(run.values).all()
+    # the point at the minimum stays there: 0/0 would have moved it
+    np.testing.assert_array_equal(run.positions[:, 0], 0.0)
 
 
 def test_momentum_equals_torch_sgd_momentum():

@@ -44,9 +44,15 @@ def test_nan_gradient_marks_diverged_without_warnings():
     obj = Objective("sqrt", 1, f, grad, bounds=((0.0, 4.0),))
     run = simulate(obj, make_optimizer("sgd", lr=1.0), np.array([[1.0], [4.0]]), 10)
     # from 1.0: 1 - 0.5 = 0.5, 0.5 - 0.707 < 0, then sqrt of a negative is NaN
-    assert run.status[0].kind == "diverged"
+    assert run.status[0] == ("diverged", 3)
     assert np.isfinite(run.positions[:, 0]).all()
-    assert run.status[1].kind == "diverged" or np.isfinite(run.positions[-1, 1]).all()
+    assert (run.positions[2:, 0, 0] == 0.5 - 0.5 / np.sqrt(0.5)).all()  # stays where it was
+    # from 4.0: x ← x − 0.5/√x stays positive for the 10 steps, unaffected by the other point
+    x = [4.0]
+    for _ in range(10):
+        x.append(x[-1] - 0.5 / np.sqrt(x[-1]))
+    assert run.status[1] == ("running", None)
+    np.testing.assert_array_equal(run.positions[:, 1, 0], x)
 
 
 def test_inf_position_is_diverged():
