@@ -17,18 +17,21 @@ import torch
 STEPS = 200
 OUT = Path(__file__).resolve().parents[1] / "tests" / "core" / "fixtures" / "torch_reference.json"
 
-# name -> (formula on a (n, dim) tensor, start points)
+# name -> (formula on a (n, dim) tensor, start points: the points are stepped together, so a
+# third point costs the fixture a third more and no more runs)
 OBJECTIVES = {
-    "sphere": (lambda p: p[:, 0] ** 2 + p[:, 1] ** 2, [[0.8, -0.6], [-0.3, 0.9]]),
+    "sphere": (lambda p: p[:, 0] ** 2 + p[:, 1] ** 2, [[0.8, -0.6], [-0.3, 0.9], [-0.7, -0.4]]),
     "quadratic": (lambda p: 2 * p[:, 0] ** 2 + 2 * p[:, 0] * p[:, 1] + 2 * p[:, 1] ** 2
-                  - 6 * p[:, 0], [[1.0, 0.0], [-0.5, 1.5]]),
-    "saddle": (lambda p: p[:, 0] ** 2 - p[:, 1] ** 2, [[0.7, 0.01], [-0.5, -0.02]]),
+                  - 6 * p[:, 0], [[1.0, 0.0], [-0.5, 1.5], [3.5, -3.0]]),
+    "saddle": (lambda p: p[:, 0] ** 2 - p[:, 1] ** 2,
+               [[0.7, 0.01], [-0.5, -0.02], [0.2, 0.005]]),
     "rosenbrock": (lambda p: (1 - p[:, 0]) ** 2 + 100 * (p[:, 1] - p[:, 0] ** 2) ** 2,
-                   [[-1.2, 1.0], [0.5, 0.5]]),
+                   [[-1.2, 1.0], [0.5, 0.5], [1.5, 2.0]]),
     "beale": (lambda p: (1.5 - p[:, 0] + p[:, 0] * p[:, 1]) ** 2
               + (2.25 - p[:, 0] + p[:, 0] * p[:, 1] ** 2) ** 2
-              + (2.625 - p[:, 0] + p[:, 0] * p[:, 1] ** 3) ** 2, [[1.0, 1.0], [2.0, 0.0]]),
-    "cubic": (lambda p: p[:, 0] - p[:, 0] ** 3, [[-0.9], [-0.2]]),
+              + (2.625 - p[:, 0] + p[:, 0] * p[:, 1] ** 3) ** 2,
+              [[1.0, 1.0], [2.0, 0.0], [0.5, -1.0]]),
+    "cubic": (lambda p: p[:, 0] - p[:, 0] ** 3, [[-0.9], [-0.2], [0.3]]),
 }
 ALL = tuple(OBJECTIVES)
 
@@ -49,7 +52,10 @@ SETTINGS: list[tuple[str, str, dict, tuple[str, ...]]] = [
     ("sgd", "SGD", {"lr": 0.02, "momentum": 0.9, "nesterov": True}, ALL),
     ("sgd", "SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.5}, ("sphere", "rosenbrock")),
     ("sgd", "SGD", {"lr": 0.05, "weight_decay": 0.1}, ("quadratic", "beale")),
+    ("sgd", "SGD", {"lr": 0.02, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1},
+     ("sphere", "rosenbrock", "cubic")),
     ("momentum", "SGD", {"lr": 0.01, "momentum": 0.9}, ALL),
+    ("momentum", "SGD", {"lr": 0.05, "momentum": 0.5}, ALL),
     ("adagrad", "Adagrad", {"lr": 0.1}, ALL),
     ("adagrad", "Adagrad", {"lr": 0.5, "lr_decay": 0.01}, ("sphere", "rosenbrock", "cubic")),
     ("adagrad", "Adagrad", {"lr": 0.2, "initial_accumulator_value": 0.5},
@@ -74,6 +80,7 @@ SETTINGS: list[tuple[str, str, dict, tuple[str, ...]]] = [
     ("amsgrad", "Adam", {"lr": 0.01, "amsgrad": True, "betas": (0.5, 0.9)}, ("beale", "cubic")),
     ("adamw", "AdamW", {"lr": 0.05}, ALL),
     ("adamw", "AdamW", {"lr": 0.02, "weight_decay": 0.5}, ("sphere", "rosenbrock")),
+    ("adamw", "AdamW", {"lr": 0.02, "amsgrad": True}, ("quadratic", "beale", "cubic")),
     ("adamax", "Adamax", {"lr": 0.05}, ALL),
     ("adamax", "Adamax", {"lr": 0.02, "betas": (0.5, 0.99), "weight_decay": 0.1},
      ("quadratic", "beale")),
@@ -87,6 +94,8 @@ SETTINGS: list[tuple[str, str, dict, tuple[str, ...]]] = [
     ("radam", "RAdam", {"lr": 0.005}, ("rosenbrock",)),
     ("radam", "RAdam", {"lr": 0.02, "betas": (0.8, 0.99), "weight_decay": 0.1},
      ("beale", "saddle")),
+    ("radam", "RAdam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True},
+     ("sphere", "quadratic", "cubic")),
 ]
 
 

@@ -30,7 +30,20 @@ def test_fixture_covers_every_torch_optimizer_and_objective():
         "sphere", "quadratic", "saddle", "rosenbrock", "beale", "cubic"}
     keys = {k for c in CASES for k in c["hp"]}
     assert {"momentum", "nesterov", "dampening", "centered", "lr_decay",
-            "initial_accumulator_value", "weight_decay", "amsgrad"} <= keys
+            "initial_accumulator_value", "weight_decay", "amsgrad",
+            "decoupled_weight_decay"} <= keys
+
+
+def test_fixture_covers_the_combinations():
+    def has(optimizer, **hp):
+        return any(c["optimizer"] == optimizer and hp.items() <= c["hp"].items() for c in CASES)
+
+    assert has("radam", decoupled_weight_decay=True)
+    assert has("nadam", decoupled_weight_decay=True)
+    assert has("adamw", amsgrad=True)
+    assert has("sgd", nesterov=True, weight_decay=0.1)
+    assert len({c["hp"]["momentum"] for c in CASES if c["optimizer"] == "momentum"}) >= 2
+    assert all(len(c["positions"][0]) == 3 for c in CASES)  # three start points each
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
