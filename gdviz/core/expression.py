@@ -209,8 +209,8 @@ class _Builder:
         return fn(a, b), f"{sa} {sym} {sb}" if p == 1 else f"{sa}{sym}{sb}", p
 
     def _check_power(self, base: sp.Expr, exponent: sp.Expr, node: ast.BinOp) -> None:
-        if not exponent.is_Number:
-            return
+        if not (exponent.is_Number and exponent.is_finite):
+            return  # a variable exponent; or 0/0, 1/0, which _check_numbers names
         if abs(exponent) > MAX_EXPONENT:
             raise _fail(f"exponent {float(exponent):g} is too large (at most {MAX_EXPONENT})",
                         self.col(node.right))
