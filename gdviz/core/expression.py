@@ -4,6 +4,11 @@ The text is parsed with :mod:`ast` (after ``^`` becomes ``**``) and walked with 
 numbers, the variables ``x`` and ``y``, the constants ``pi`` (``π``) and ``e``, the operators
 ``+ - * / **`` (unary ``-`` and ``+`` too) and calls of a fixed set of one-argument functions.
 The sympy expression is built from that tree here; nothing is ever ``eval``-ed or sympified.
+``#`` is refused (Python would drop the rest of the text as a comment).
+
+The function must be real: a number in it that is not real (``sqrt(-1)``, ``(-8)^(1/3)``) is
+refused where it is typed, and so is a function that is real only at isolated points or
+along lines of the view (``(-1)^x``); partial domains such as ``log(x)`` are fine.
 
 Dimension: an expression that mentions ``y`` is 2-D (so ``y**2`` is a surface that does not
 depend on x); otherwise it is 1-D in x. A constant such as ``3`` is a flat 1-D line.

@@ -7,7 +7,10 @@ Every schedule is a frozen dataclass whose fields are its parameters, declared w
 (help text and editor bounds for the panel); ``kind`` and ``title`` are class attributes.
 ``SCHEDULES`` is the registry, ``make_schedule(kind, **params)`` builds one with validation and
 ``to_dict`` / ``schedule_from_dict`` round-trip it.  ``applies_to`` says whether a schedule is
-meant for the learning rate, the momentum (β1), or either.
+meant for the learning rate, the momentum (β1), or either; ``Optimizer`` refuses a schedule
+for anything else.  Scheduled values are not validated again at each step (see
+``Hyper.scheduled``): a schedule may take a value where the set one would be refused, e.g. a
+momentum of 0 with Nesterov.
 """
 
 from __future__ import annotations

@@ -21,15 +21,18 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.S
 
 @dataclass(frozen=True)
 class Optimizer:
-    """A registry entry with its hyperparameters, schedules and gradient noise."""
+    """A registry entry with its hyperparameters, schedules and gradient noise.
+
+    The noise of a step is a function of ``seed`` and the step number
+    (``base.gradient_noise``), not a generator's state: ``step`` is pure with noise too.
+    """
 
     spec: OptimizerSpec
     hp: Any
     lr_schedule: Schedule | None = None
     momentum_schedule: Schedule | None = None
     noise: float = 0.0      # std of Gaussian noise added to every gradient component
-    seed: int = 0           # seed of that noise: the same seed gives the same run (see
-    #                         base.gradient_noise: the noise is a function of seed and step)
+    seed: int = 0           # seed of that noise: the same seed gives the same run
 
     def __post_init__(self) -> None:
         """Check the whole configuration here, once: ``hyper_at`` and ``step`` never raise."""
