@@ -22,7 +22,9 @@ TICK_MS = 16  # ~60 Hz
 TICK_WORK_S = 0.008  # stepping time per tick at most: the UI keeps breathing at any speed
 SPEED_MIN, SPEED_MAX = 1.0, 2000.0  # iterations per second (the speed slider's range)
 MAX_STEPS_LIMIT = 1_000_000  # the largest "max iterations"
-DEFAULT_STARTS = {"rosenbrock": (-1.5, 2.5)}  # the classic start; others follow a rule
+# classic demos: the banana valley; left of the cubic's hump, down into its dip; the double
+# well's shallow side, where plain gradient descent stays in the local minimum
+DEFAULT_STARTS = {"rosenbrock": (-1.5, 2.5), "cubic": (0.3,), "double_well": (1.7,)}
 
 
 def default_runs() -> list[RunSpec]:
@@ -256,16 +258,17 @@ class Controller(QObject):
 
     @staticmethod
     def _default_starts(obj: Objective) -> np.ndarray:
-        """A start that makes a good demo: far from every known minimum (in units of the
-        bounds), on a slope, inside the view; the classic one where there is one."""
+        """A start that makes a good demo: the classic one where there is one; else the upper
+        left (a fifth of the way in) unless that is near a known minimum (Himmelblau's was,
+        at f = 2); then the point farthest from every minimum, on a slope, inside the view."""
         if obj.expression is None and obj.name in DEFAULT_STARTS:
             return np.array([DEFAULT_STARTS[obj.name]], dtype=float)
         lo = np.array([b[0] for b in obj.bounds], dtype=float)
         span = np.array([b[1] - b[0] for b in obj.bounds], dtype=float)
-        # the old rule's point (upper-left, a fifth of the way in) wins ties
         fallback = lo + span * (np.array([0.2, 0.8]) if obj.dim == 2 else np.array([0.2]))
         minima = np.array(obj.minima, dtype=float).reshape(-1, obj.dim) if obj.minima else None
-        if minima is None or not len(minima):
+        if minima is None or not len(minima) or \
+                np.linalg.norm((minima - fallback) / span, axis=1).min() >= 0.25:
             return fallback.reshape(1, -1)
         g = np.linspace(0.1, 0.9, 17)
         grid = np.stack(np.meshgrid(*[g] * obj.dim, indexing="ij"), -1).reshape(-1, obj.dim)
