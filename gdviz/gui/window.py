@@ -197,7 +197,9 @@ class MainWindow(QMainWindow):
     def _status_changed(self) -> None:
         c = self.controller
         playing = c.playing
-        self.play_action.setIcon(self.icon_pause if playing else self.icon_play)
+        if playing != getattr(self, "_shown_playing", None):  # setIcon costs, every frame
+            self._shown_playing = playing
+            self.play_action.setIcon(self.icon_pause if playing else self.icon_play)
         done = c.is_done()
         # when every run is done, Play and Step replay from the start points
         replay = done and not playing and c.iteration > 0
