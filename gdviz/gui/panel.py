@@ -65,15 +65,16 @@ def number_problem(text: str) -> str | None:
 
 
 class FloatValidator(QValidator):
-    """Numbers with '.' and an optional exponent (1e-3): keys that cannot lead to one, such as
-    ',' or letters, are refused; '-', '1e' or '1e400' are "intermediate"."""
+    """Numbers with '.' and an optional exponent (1e-3).  Letters are refused; '-', '1e',
+    '1e400' and a decimal comma ('1,5') are "intermediate": shown, never applied (dropping the
+    ',' key would silently turn 1,5 into 15)."""
 
     def validate(self, text: str, pos: int):
         if NUMBER.fullmatch(text):
             ok = math.isfinite(float(text))
             return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate,
                     text, pos)
-        if PARTIAL_NUMBER.fullmatch(text):
+        if PARTIAL_NUMBER.fullmatch(text.replace(",", ".", 1)):
             return QValidator.State.Intermediate, text, pos
         return QValidator.State.Invalid, text, pos
 
@@ -82,9 +83,9 @@ class FloatEdit(QLineEdit):
     """A line edit for one float, scientific notation allowed (1e-3).
 
     ``committed(float)`` fires on Enter or focus-out when the value changed.  Text that is not
-    a number never passes silently: a refused key (',') or Enter on an unfinished number ('-',
-    '1e', '') turns the field red and says why (``problem(str)``); leaving the field then puts
-    the value in force back.
+    a number never passes silently: a refused key (a letter) says so, Enter on text that is no
+    number ('1,5', '-', '1e', '') turns the field red and says why (``problem(str)``), and
+    leaving the field then puts the value in force back (and says so).
     """
 
     committed = Signal(float)
@@ -438,6 +439,7 @@ class Panel(QWidget):
     def _rebuild_editor(self) -> None:
         if self.editor_body is not None:
             self.editor_layout.removeWidget(self.editor_body)
+            self.editor_body.hide()  # at once: deleteLater waits for the event loop
             self.editor_body.deleteLater()
             self.editor_body = None
         self.hyper_edits = {}
