@@ -48,7 +48,7 @@ class Readouts(QTableWidget):
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
         em = self.fontMetrics().horizontalAdvance("0")
-        for col, chars in enumerate((26, 9, 14, 10, 28)):  # fixed: values change every frame
+        for col, chars in enumerate((32, 9, 14, 10, 28)):  # fixed: values change every frame
             self.setColumnWidth(col, em * chars)
         self._last = 0.0
         self._pending = QTimer(self)

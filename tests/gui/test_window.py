@@ -356,3 +356,24 @@ def test_good_expression_switches_objective(window):
     assert c.objective.dim == 1 and c.starts.shape == (1, 1)
     c.step(3)
     assert window.stage.render(200, 150).shape == (150, 200, 3)
+
+
+def test_reset_view_in_toolbar(window, qtbot):
+    from PySide6.QtWidgets import QToolBar
+    canvas = window.stage.canvas
+    tb = window.findChild(QToolBar, "transport")
+    assert window.reset_view_action in tb.actions()
+    canvas.vb.setRange(xRange=(0.0, 0.5), yRange=(0.0, 0.5), padding=0)
+    window.reset_view_action.trigger()
+    assert canvas.view()[0] == window.controller.objective.bounds[0]
+
+
+def test_readouts_one_row_per_start(window):
+    c = window.controller
+    c.set_starts([[-1.5, 2.5], [0.5, -0.5], [1.5, 2.5]])
+    c.step(5)
+    window.readouts.refresh()
+    assert window.readouts.rowCount() == 3 * len(c.runs)
+    assert window.readouts.item(1, 0).text().endswith("start 2")
+    assert window.readouts.item(1, 2).text() == f"{c.tracks[0].values[-1, 1]:.6g}"
+    assert "first of 3" in window.stage.loss.plotItem.titleLabel.text
