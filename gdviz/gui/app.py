@@ -6,11 +6,17 @@ Options are validated before Qt starts, so a typo costs one line and exit code 2
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 import time
 
 _T0 = time.perf_counter()
+# the controller's limits (kept here: importing the controller would import Qt)
+SPEED_MIN, SPEED_MAX, MAX_STEPS_LIMIT = 1.0, 2000.0, 1_000_000
+VALUE_OPTIONS = ("--objective", "--run", "--start", "--speed", "--max-steps")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", action="append", metavar="X[,Y]", default=[],
                    help="a start point, repeatable, e.g. --start -1.5,2.5")
     p.add_argument("--speed", type=float, metavar="IT_PER_S",
-                   help="iterations per second (1 to 2000)")
-    p.add_argument("--max-steps", type=int, metavar="N", help="stop every run after N iterations")
+                   help=f"iterations per second ({SPEED_MIN:g} to {SPEED_MAX:g})")
+    p.add_argument("--max-steps", type=int, metavar="N",
+                   help=f"stop every run after N iterations (1 to {MAX_STEPS_LIMIT})")
     p.add_argument("--fresh", action="store_true",
                    help="ignore the session saved at the last exit")
     p.add_argument("--play", action="store_true", help="start playing at once")
@@ -40,12 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def join_start_values(argv: list[str]) -> list[str]:
-    """``--start -1.5,2`` -> ``--start=-1.5,2`` (argparse takes ``-1.5,2`` for an option)."""
+    """``--start -1.5,2`` -> ``--start=-1.5,2``, ``--objective -x**2`` -> ``--objective=-x**2``:
+    argparse takes a value that starts with '-' for an option."""
     out, i = [], 0
     while i < len(argv):
         a = argv[i]
-        if a == "--start" and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            out.append(f"--start={argv[i + 1]}")
+        if a in VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{a}={argv[i + 1]}")
             i += 2
             continue
         out.append(a)
@@ -66,9 +75,14 @@ def parse_args(argv: list[str]):
         try:
             obj = resolve_objective(ns.objective)
         except ValueError as e:
+            name = ns.objective.strip()
+            builtins = ", ".join(OBJECTIVES)
+            if NAME.fullmatch(name):  # a name, not a formula: say so, not the parser's words
+                close = difflib.get_close_matches(name.lower(), list(OBJECTIVES), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                parser.error(f"unknown objective {name!r}{hint} (built-ins: {builtins})")
             msg = str(e).splitlines()[0] if str(e) else "invalid expression"
-            parser.error(f"--objective {ns.objective!r}: {msg} "
-                         f"(built-ins: {', '.join(OBJECTIVES)})")
+            parser.error(f"--objective {ns.objective!r}: {msg} (built-ins: {builtins})")
     runs = []
     for text in ns.run:
         try:
@@ -86,10 +100,11 @@ def parse_args(argv: list[str]):
         lens = {len(s) for s in starts}
         if len(lens) != 1 or (dim is not None and lens != {dim}) or not lens <= {1, 2}:
             parser.error(f"--start: every start needs {dim or '1 or 2'} coordinate(s)")
-    if ns.speed is not None and not (ns.speed > 0):
-        parser.error(f"--speed {ns.speed}: must be > 0")
-    if ns.max_steps is not None and ns.max_steps < 1:
-        parser.error(f"--max-steps {ns.max_steps}: must be ≥ 1")
+    if ns.speed is not None and not (SPEED_MIN <= ns.speed <= SPEED_MAX):
+        parser.error(f"--speed {ns.speed:g}: must be from {SPEED_MIN:g} to {SPEED_MAX:g} "
+                     "iterations per second")
+    if ns.max_steps is not None and not (1 <= ns.max_steps <= MAX_STEPS_LIMIT):
+        parser.error(f"--max-steps {ns.max_steps}: must be from 1 to {MAX_STEPS_LIMIT}")
     return ns, obj, runs, starts
 
 
@@ -105,23 +120,16 @@ def process_age_ms() -> float | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        ns, obj, runs, starts = parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
+class StartupError(ValueError):
+    """Options that parse but do not fit the restored session (one line for stderr)."""
 
-    from PySide6.QtWidgets import QApplication
 
+def build_window(ns, obj, runs, starts):
+    """The main window with the options applied over the restored session (``--fresh``: the
+    defaults); what ``main`` shows.  Needs a QApplication.  StartupError for a misfit."""
     from .file_menu import restore_last_session
-    from .theme import apply_theme
     from .window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("gdviz")
-    app.setOrganizationName("gdviz")
-    apply_theme(app)
     win = MainWindow()
     c = win.controller
     if not ns.fresh:
@@ -137,12 +145,42 @@ def main(argv: list[str] | None = None) -> int:
         try:
             c.set_starts(starts)
         except ValueError as e:
-            print(f"gdviz: error: --start: {e}", file=sys.stderr)
-            return 2
+            why = ""
+            if obj is None:
+                o = c.objective
+                why = (f" (the objective restored from the last session, {o.title}, is "
+                       f"{o.dim}-D; pick one with --objective, or start with --fresh)")
+            win.close()
+            win.deleteLater()
+            raise StartupError(f"--start: {e}{why}") from None
     if ns.speed is not None:
         c.set_speed(ns.speed)
     if ns.max_steps is not None:
         c.set_max_steps(ns.max_steps)
+    return win
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        ns, obj, runs, starts = parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+    from PySide6.QtWidgets import QApplication
+
+    from .theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("gdviz")
+    app.setOrganizationName("gdviz")
+    apply_theme(app)
+    try:
+        win = build_window(ns, obj, runs, starts)
+    except StartupError as e:
+        print(f"gdviz: error: {e}", file=sys.stderr)
+        return 2
+    c = win.controller
     if ns.measure_startup:
         def report() -> None:
             age = process_age_ms()

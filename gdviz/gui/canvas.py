@@ -17,7 +17,9 @@ from ..core import Objective
 GRID = 400          # heatmap resolution per axis
 CONTOUR_GRID = 220  # contour resolution per axis
 N_LEVELS = 12
-TRAIL_BUDGET = 60_000  # most trail vertices drawn per run; longer trails show their last part
+TRAIL_BUDGET = 60_000  # most trail vertices drawn per run
+TRAIL_POINTS = 1024    # a trail keeps at most this many points per start, evenly thinned
+MIN_THINNED = 256      # fewer points per start than this (many starts): show the trail's end
 MAX_START_MARKS = 200  # more start points than this: no '+' marks (they would hide the balls)
 THIN_TRAILS = 50  # runs with more start points draw 1-px trails (Qt's fast hairline path)
 BG = "#15171c"
@@ -94,6 +96,85 @@ def move_scatter(item: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None
     item.update()
 
 
+class Thinned:
+    """A bounded, evenly thinned copy of growing histories: their rows ``0, s, 2 s, …``.
+
+    ``update(*hists)`` takes arrays ``(T, ...)`` that only grow (a restart is noticed: the
+    newest kept row no longer matches) and copies only the rows that are new since the last
+    call.  When ``cap`` rows are kept, every other one is dropped and the stride ``s`` doubles,
+    so each call costs O(new rows + cap), however long the history.  ``low`` is the smallest
+    finite value of the first history seen so far (every row, not only the kept ones).
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(int(cap), 2)
+        self.reset()
+
+    def reset(self) -> None:
+        self.rows: list[np.ndarray] | None = None
+        self.ts = np.empty(self.cap, dtype=np.int64)
+        self.count = 0
+        self.stride = 1
+        self.next_t = 0
+        self.seen = 0
+        self.low = np.inf
+
+    def _stale(self, hists) -> bool:
+        if self.rows is None:
+            return True
+        if any(r.shape[1:] != h.shape[1:] for r, h in zip(self.rows, hists, strict=True)):
+            return True
+        if not self.count:
+            return False
+        t = int(self.ts[self.count - 1])
+        T = len(hists[0])
+        if t >= T:
+            return True
+        return not all(np.array_equal(r[self.count - 1], h[t], equal_nan=True)
+                       for r, h in zip(self.rows, hists, strict=True))
+
+    def update(self, *hists: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The kept rows of each history (views) and their indices; the newest row is always
+        among them (it is appended after the thinned rows when it is not a multiple of s)."""
+        if self._stale(hists):
+            self.reset()
+            self.rows = [np.empty((self.cap + 1, *h.shape[1:]), dtype=float) for h in hists]
+        T = len(hists[0])
+        if self.seen < T:
+            with np.errstate(all="ignore"):
+                new = np.asarray(hists[0][self.seen:T], dtype=float)
+                new = new[np.isfinite(new)]
+            if new.size:
+                self.low = min(self.low, float(new.min()))
+            self.seen = T
+        while self.next_t < T:
+            idx = np.arange(self.next_t, T, self.stride)
+            take = idx[: self.cap - self.count]
+            if len(take):
+                k = slice(self.count, self.count + len(take))
+                for r, h in zip(self.rows, hists, strict=True):
+                    r[k] = h[take]
+                self.ts[k] = take
+                self.count += len(take)
+                self.next_t = int(take[-1]) + self.stride
+            if len(take) < len(idx):  # full: keep every other row, double the stride
+                half = (self.count + 1) // 2
+                for r in self.rows:
+                    r[:half] = r[0:self.count:2]
+                self.ts[:half] = self.ts[0:self.count:2]
+                self.count = half
+                self.stride *= 2
+                self.next_t = int(self.ts[half - 1]) + self.stride
+        m = self.count
+        ts = self.ts[:m]
+        if T and (m == 0 or ts[-1] != T - 1):  # the newest row, in the spare slot
+            for r, h in zip(self.rows, hists, strict=True):
+                r[m] = h[T - 1]
+            ts = np.append(ts, T - 1)
+            m += 1
+        return [r[:m] for r in self.rows], ts
+
+
 class _ViewBounded:
     """Mixin: the item's bounding rect is the visible part of its view.
 
@@ -158,9 +239,18 @@ class Canvas(pg.PlotWidget):
                                               brush=pg.mkBrush("w"), pen=pg.mkPen("w", width=2))
         self.starts_item.setZValue(6)
         self.colorbar: pg.ColorBarItem | None = None
+        # see-through, compact and draggable: the surface stays visible under it
         self.legend = self.plotItem.addLegend(offset=(-10, 10), labelTextColor="#e6e6e6",
-                                              brush=pg.mkBrush(20, 22, 28, 200),
-                                              pen=pg.mkPen("#555"), labelTextSize="10pt")
+                                              brush=pg.mkBrush(20, 22, 28, 130),
+                                              pen=pg.mkPen(85, 85, 85, 160), labelTextSize="9pt",
+                                              verSpacing=-4)
+        self.legend.setToolTip("Drag to move the legend")
+        self._legend_labels: dict[int, pg.LabelItem] = {}
+        # an ✕ where a diverged run's ball was last (on the view's edge when it left the view)
+        self.lost_item = Balls(size=18, pxMode=True, symbol="x", pen=BALL_PEN)
+        self.lost_item.setZValue(101)
+        self.plotItem.addItem(self.lost_item)
+        self._lost_key = None
         self.balls: list[pg.ScatterPlotItem] = []  # legend samples, one per run
         self.ball_item = Balls(size=13, pxMode=True, pen=BALL_PEN, symbol="o",
                                             antialias=True)
@@ -285,35 +375,55 @@ class Canvas(pg.PlotWidget):
         self.contours.setData(seg[:, 0], seg[:, 1], connect="pairs")
 
     # ------------------------------------------------------------------ runs
-    def set_runs(self, specs) -> None:
+    def set_runs(self, specs, labels=None) -> None:
         """One trail item per run, one ball item for all runs (one draw call), legend entries.
 
         ``balls[i]`` are the legend's samples (not in the scene); ``ball_positions(i)`` reads
-        where run ``i``'s balls are drawn.
+        where run ``i``'s balls are drawn.  ``labels``: the legend's texts (default: each
+        run's own label).
         """
         for it in self.trails:
             self.plotItem.removeItem(it)
         self.legend.clear()
         self.balls, self.trails = [], []
+        self._legend_labels: dict[int, pg.LabelItem] = {}
         self._ball_layout = None
         self._ball_slices: list[slice | None] = []
         for i, spec in enumerate(specs):
             col = QColor(spec.color or "#ffffff")
             trail = Trail(pen=pg.mkPen(col, width=2), connect="finite")
             trail.setZValue(10 + i)
+            trail.thin = None
             self.plotItem.addItem(trail)
             trail.setVisible(spec.visible and self.show_trails)
-            sample = pg.ScatterPlotItem(size=13, pxMode=True, brush=pg.mkBrush(col),
+            sample = pg.ScatterPlotItem(size=11, pxMode=True, brush=pg.mkBrush(col),
                                         pen=BALL_PEN, symbol="o")
-            try:
-                label = spec.label()
-            except (ValueError, TypeError):
-                label = f"{spec.optimizer} (invalid)"
+            if labels is not None and i < len(labels):
+                label = labels[i]
+            else:
+                try:
+                    label = spec.label()
+                except (ValueError, TypeError):
+                    label = f"{spec.optimizer} (invalid)"
             if spec.visible:
                 self.legend.addItem(sample, label)
+                self._legend_labels[i] = self.legend.items[-1][1]
             self.balls.append(sample)
             self.trails.append(trail)
             self._ball_slices.append(None)
+
+    def set_labels(self, labels) -> None:
+        """New legend texts (e.g. a run that diverged says so); the entries stay."""
+        changed = False
+        for i, item in self._legend_labels.items():
+            if i < len(labels) and item.text != labels[i]:
+                item.setText(labels[i])
+                changed = True
+        if changed:
+            self.legend.updateSize()
+
+    def legend_texts(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]
 
     def ball_positions(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the balls of run ``i`` as drawn (empty when the run is hidden)."""
@@ -324,16 +434,32 @@ class Canvas(pg.PlotWidget):
         return x[sl], y[sl]
 
     def moving_items(self) -> list:
-        """The items that change from frame to frame (the balls and the trails)."""
-        return [self.ball_item, *self.trails]
+        """The items that change from frame to frame (the balls, the trails, the ✕ marks)."""
+        return [self.ball_item, self.lost_item, *self.trails]
 
     def set_trails_visible(self, on: bool, specs=None) -> None:
         self.show_trails = on
         for i, t in enumerate(self.trails):
             t.setVisible(on and (specs is None or specs[i].visible))
 
-    def update_runs(self, history, starts: np.ndarray) -> None:
-        """``history``: list of (spec, positions (t+1, n, dim), values (t+1, n), ...)."""
+    def _inside_view(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points moved onto the view's edge (a few pixels in) when they are outside it or not
+        finite: where a diverged ball left the picture."""
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        pw, ph = self.vb.viewPixelSize()
+        mx, my = min(8 * abs(pw), (x1 - x0) / 4), min(8 * abs(ph), (y1 - y0) / 4)
+        lo_x, hi_x, lo_y, hi_y = x0 + mx, x1 - mx, y0 + my, y1 - my
+        with np.errstate(all="ignore"):
+            x = np.where(np.isnan(x), (x0 + x1) / 2, x)
+            y = np.where(np.isnan(y), hi_y, y)
+            return np.clip(x, lo_x, hi_x), np.clip(y, lo_y, hi_y)
+
+    def update_runs(self, history, starts: np.ndarray, diverged=None) -> None:
+        """``history``: list of (spec, positions (t+1, n, dim), values (t+1, n), ...).
+
+        ``diverged``: per run, the step at which each point diverged (-1: it did not); those
+        points get an ✕ at their last position, on the view's edge when it is outside.
+        """
         obj = self.objective
         if obj is None:
             return
@@ -345,15 +471,30 @@ class Canvas(pg.PlotWidget):
                 self.starts_item.setData(starts[:, 0], starts[:, 1])
             else:
                 with np.errstate(all="ignore"):
-                    self.starts_item.setData(starts[:, 0], obj.value(starts))
-        xs, ys, layout = [], [], []
-        for (spec, pos, vals, *_), trail in zip(history, self.trails, strict=False):
+                    f0 = obj.value(starts)
+                ok = np.isfinite(f0)
+                self.starts_item.setData(starts[ok, 0], f0[ok])
+        xs, ys, layout, lost = [], [], [], []
+        for i, ((spec, pos, vals, *_), trail) in enumerate(
+                zip(history, self.trails, strict=False)):
             if not spec.visible:
                 layout.append(0)
                 continue
             cur = pos[-1]
-            xs.append(cur[:, 0])
-            ys.append(cur[:, 1] if obj.dim == 2 else vals[-1])
+            bx = cur[:, 0]
+            by = cur[:, 1] if obj.dim == 2 else vals[-1]
+            bad = ~(np.isfinite(bx) & np.isfinite(by))
+            if diverged is not None and i < len(diverged):
+                d = np.asarray(diverged[i]) >= 0
+                if d.shape == bad.shape:
+                    bad = bad | d
+            if bad.any():  # diverged: ball and ✕ on the view's edge, never inf/nan for Qt
+                ex, ey = self._inside_view(bx[bad], by[bad])
+                bx, by = bx.copy(), by.copy()
+                bx[bad], by[bad] = ex, ey
+                lost.append((ex, ey, spec.color or "#ffffff"))
+            xs.append(bx)
+            ys.append(by)
             layout.append(len(cur))
             if self.show_trails:
                 self._set_trail(trail, pos, vals, obj.dim)
@@ -371,23 +512,48 @@ class Canvas(pg.PlotWidget):
             self.ball_item.setData(x, y, brush=brushes)
         else:
             move_scatter(self.ball_item, x, y)
+        lost_key = tuple((len(ex), col) for ex, _ey, col in lost)
+        if lost_key != self._lost_key:
+            self._lost_key = lost_key
+            brushes = [pg.mkBrush(col) for ex, _ey, col in lost for _ in ex]
+            self.lost_item.setData(np.concatenate([e[0] for e in lost]) if lost else [],
+                                   np.concatenate([e[1] for e in lost]) if lost else [],
+                                   brush=brushes)
+        elif lost:
+            move_scatter(self.lost_item, np.concatenate([e[0] for e in lost]),
+                         np.concatenate([e[1] for e in lost]))
 
     @staticmethod
     def _set_trail(trail: pg.PlotCurveItem, pos: np.ndarray, vals: np.ndarray, dim: int) -> None:
-        T, n = pos.shape[0], pos.shape[1]
-        keep = max(2, min(T, TRAIL_BUDGET // max(n, 1) - 1))
-        pos, vals = pos[T - keep:], vals[T - keep:]
-        T = pos.shape[0]
+        """Each start's path as one NaN-separated curve, from a bounded number of points.
+
+        Few starts: the whole path, thinned evenly (``Thinned``) so a frame costs the same at
+        iteration 30 000 as at 300.  Many starts: the last part of each path.
+        """
+        n = pos.shape[1]
+        per_start = min(TRAIL_POINTS, TRAIL_BUDGET // max(n, 1) - 1)
         width = 2 if n <= THIN_TRAILS else 1
         pen = trail.opts["pen"]
         if pen.width() != width:
             pen = pg.mkPen(pen.color(), width=width)
             trail.setPen(pen)
+        if per_start >= MIN_THINNED:
+            thin = getattr(trail, "thin", None)
+            if thin is None or thin.cap != per_start:
+                thin = trail.thin = Thinned(per_start)
+            (pos, vals), _ts = thin.update(pos, vals)
+        else:
+            T = pos.shape[0]
+            keep = max(2, min(T, per_start))
+            pos, vals = pos[T - keep:], vals[T - keep:]
+        T = pos.shape[0]
         buf = np.empty((n, T + 1, 2))
         buf[:, :T, 0] = pos[:, :, 0].T
         buf[:, :T, 1] = pos[:, :, 1].T if dim == 2 else vals.T
         buf[:, T] = np.nan
         buf = buf.reshape(-1, 2)
+        with np.errstate(all="ignore"):
+            buf[~np.isfinite(buf).all(axis=1)] = np.nan  # a diverged tail: a gap, not inf
         trail.setData(buf[:, 0], buf[:, 1], connect="finite")
 
     # ------------------------------------------------------------------ clicks
@@ -397,6 +563,8 @@ class Canvas(pg.PlotWidget):
         sp = ev.scenePos()
         if not self.vb.sceneBoundingRect().contains(sp):
             return
+        if self.legend.isVisible() and self.legend.sceneBoundingRect().contains(sp):
+            return  # a click on the legend is not a start point
         p: QPointF = self.vb.mapSceneToView(sp)
         add = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         ev.accept()

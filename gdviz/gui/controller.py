@@ -19,6 +19,12 @@ from ..core.session import Session
 from ..core.simulate import point_status, update_converged
 
 TICK_MS = 16  # ~60 Hz
+TICK_WORK_S = 0.008  # stepping time per tick at most: the UI keeps breathing at any speed
+SPEED_MIN, SPEED_MAX = 1.0, 2000.0  # iterations per second (the speed slider's range)
+MAX_STEPS_LIMIT = 1_000_000  # the largest "max iterations"
+# classic demos: the banana valley; left of the cubic's hump, down into its dip; the double
+# well's shallow side, where plain gradient descent stays in the local minimum
+DEFAULT_STARTS = {"rosenbrock": (-1.5, 2.5), "cubic": (0.3,), "double_well": (1.7,)}
 
 
 def default_runs() -> list[RunSpec]:
@@ -52,6 +58,37 @@ def resolve_objective(text: str) -> Objective:
         return get_objective(text.strip())
     from ..core import objective_from_expression
     return objective_from_expression(text)
+
+
+def run_labels(specs) -> list[str]:
+    """Each run's label, made unique: equal labels get what tells them apart (noise,
+    schedules), then ``#2``, ``#3``…"""
+    base = []
+    for spec in specs:
+        try:
+            base.append(spec.label())
+        except (ValueError, TypeError):
+            base.append(f"{spec.optimizer} (invalid)")
+    out = list(base)
+    for i, spec in enumerate(specs):
+        if base.count(base[i]) < 2:
+            continue
+        extra = []
+        if spec.noise:
+            extra.append(f"noise σ={spec.noise:g}")
+        if spec.lr_schedule and spec.lr_schedule.get("kind", "constant") != "constant":
+            extra.append(f"lr: {spec.lr_schedule['kind'].replace('_', ' ')}")
+        if spec.momentum_schedule and \
+                spec.momentum_schedule.get("kind", "constant") != "constant":
+            extra.append(f"momentum: {spec.momentum_schedule['kind'].replace('_', ' ')}")
+        if extra:
+            out[i] = f"{base[i]}, {', '.join(extra)}"
+    seen: dict[str, int] = {}
+    for i, text in enumerate(out):
+        seen[text] = seen.get(text, 0) + 1
+        if seen[text] > 1:
+            out[i] = f"{text} #{seen[text]}"
+    return out
 
 
 class Track:
@@ -221,13 +258,34 @@ class Controller(QObject):
 
     @staticmethod
     def _default_starts(obj: Objective) -> np.ndarray:
-        if obj.name == "rosenbrock":
-            return np.array([[-1.5, 2.5]])
-        # a quarter of the way in from the low corner: away from the usual minimum at the centre
-        p = [lo + 0.2 * (hi - lo) for lo, hi in obj.bounds]
-        if obj.dim == 2:
-            p[1] = obj.bounds[1][0] + 0.8 * (obj.bounds[1][1] - obj.bounds[1][0])
-        return np.array([p], dtype=float)
+        """A start that makes a good demo: the classic one where there is one; else the upper
+        left (a fifth of the way in) unless that is near a known minimum (Himmelblau's was,
+        at f = 2); then the point farthest from every minimum, on a slope, inside the view."""
+        if obj.expression is None and obj.name in DEFAULT_STARTS:
+            return np.array([DEFAULT_STARTS[obj.name]], dtype=float)
+        lo = np.array([b[0] for b in obj.bounds], dtype=float)
+        span = np.array([b[1] - b[0] for b in obj.bounds], dtype=float)
+        fallback = lo + span * (np.array([0.2, 0.8]) if obj.dim == 2 else np.array([0.2]))
+        minima = np.array(obj.minima, dtype=float).reshape(-1, obj.dim) if obj.minima else None
+        if minima is None or not len(minima) or \
+                np.linalg.norm((minima - fallback) / span, axis=1).min() >= 0.25:
+            return fallback.reshape(1, -1)
+        g = np.linspace(0.1, 0.9, 17)
+        grid = np.stack(np.meshgrid(*[g] * obj.dim, indexing="ij"), -1).reshape(-1, obj.dim)
+        cand = lo + grid * span
+        with np.errstate(all="ignore"):
+            d = np.linalg.norm((cand[:, None, :] - minima[None]) / span, axis=2).min(axis=1)
+            try:
+                _f, gn = evaluate(obj, cand)
+            except Exception:  # an expression that cannot be evaluated on a grid
+                return fallback.reshape(1, -1)
+        fine = np.isfinite(gn) & (gn > 1e-3 * np.nanmax(np.where(np.isfinite(gn), gn, 0)))
+        if not fine.any():
+            return fallback.reshape(1, -1)
+        d = np.where(fine, d, -1.0)
+        best = d >= d.max() - 1e-9
+        k = np.flatnonzero(best)[np.argmin(np.linalg.norm(cand[best] - fallback, axis=1))]
+        return cand[k].reshape(1, -1)
 
     def _check_starts(self, starts, dim: int | None = None) -> np.ndarray:
         dim = self.objective.dim if dim is None else dim
@@ -310,6 +368,13 @@ class Controller(QObject):
         title = OPTIMIZERS[spec.optimizer].title if spec.optimizer in OPTIMIZERS else "Run"
         self.message.emit(f"{title} restarted" + (f": {reason}" if reason else ""))
 
+    def restart_runs(self, indices) -> None:
+        """Runs ``indices`` back to their start points (the others go on)."""
+        for i in indices:
+            self.tracks[i].restart(self.starts)
+        self.stepped.emit()
+        self.statusChanged.emit()
+
     def set_run_look(self, index: int, *, color: str | None = None,
                      visible: bool | None = None) -> None:
         """Colour/visibility only: the run goes on."""
@@ -322,17 +387,20 @@ class Controller(QObject):
         self.stepped.emit()
 
     def set_speed(self, speed: float) -> None:
-        self.speed = float(min(max(speed, 0.1), 100000.0))
+        self.speed = float(min(max(speed, SPEED_MIN), SPEED_MAX))
         self.speedChanged.emit(self.speed)
 
     def set_max_steps(self, n: int) -> None:
-        self.max_steps = max(int(n), 1)
+        self.max_steps = min(max(int(n), 1), MAX_STEPS_LIMIT)
         self.maxStepsChanged.emit(self.max_steps)
         self.statusChanged.emit()
 
     # ------------------------------------------------------------------ the clock
-    def step(self, n: int = 1) -> int:
-        """Advance every unfinished run by up to ``n`` iterations; returns iterations done."""
+    def step(self, n: int = 1, deadline: float | None = None) -> int:
+        """Advance every unfinished run by up to ``n`` iterations; returns iterations done.
+
+        ``deadline`` (``time.perf_counter()`` time): stop there even if fewer were done.
+        """
         done = 0
         for _ in range(max(int(n), 0)):
             live = [tr for tr in self.tracks if not self._track_done(tr)]
@@ -341,6 +409,8 @@ class Controller(QObject):
             for tr in live:
                 tr.step()
             done += 1
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
         if done:
             self.stepped.emit()
         if self.is_done():
@@ -353,8 +423,14 @@ class Controller(QObject):
         return done
 
     def play(self) -> None:
-        if self.is_done() or self.playing:
+        """Play; when every run is done, replay from the start points (like a video)."""
+        if self.playing:
             return
+        if self.is_done():
+            if not self.tracks or all(tr.t == 0 for tr in self.tracks):
+                return  # nothing would move
+            self._restart_all()
+            self.stepped.emit()
         self.playing = True
         self._budget = 1.0  # the first iteration shows at once
         self._last_tick = time.perf_counter()
@@ -374,10 +450,20 @@ class Controller(QObject):
     def reset(self) -> None:
         """Every run back to its start points."""
         self.pause()
-        for tr in self.tracks:
-            tr.restart(self.starts)
+        self._restart_all()
         self.stepped.emit()
         self.statusChanged.emit()
+
+    def _restart_all(self) -> None:
+        for tr in self.tracks:
+            tr.restart(self.starts)
+
+    def step_once(self) -> int:
+        """The Step button: one iteration; when every run is done, back to the start first."""
+        self.pause()
+        if self.is_done() and any(tr.t > 0 for tr in self.tracks):
+            self._restart_all()
+        return self.step(1)
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -387,5 +473,6 @@ class Controller(QObject):
         n = int(self._budget)
         if n <= 0:
             return
-        self._budget -= n
-        self.step(n)
+        done = self.step(n, deadline=now + TICK_WORK_S)
+        # what did not fit in this tick is dropped: slower than asked, never a backlog
+        self._budget = self._budget - n if done >= n else min(self._budget - done, 1.0)

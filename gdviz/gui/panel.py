@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import re
 
-from PySide6.QtCore import QLocale, Qt, Signal
-from PySide6.QtGui import QColor, QDoubleValidator, QFont, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QStandardItem, QStandardItemModel, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -27,16 +29,20 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core import OBJECTIVES, OPTIMIZERS, SCHEDULES
 from ..core.runspec import RunSpec
-from .controller import Controller, resolve_objective
+from .controller import Controller, resolve_objective, run_labels
 
 ERROR_STYLE = "color: #ff6b6b;"
 BAD_FIELD = "QLineEdit { border: 1px solid #ff6b6b; color: #ff6b6b; }"
+BAD_SPIN = "QSpinBox { border: 1px solid #ff6b6b; color: #ff6b6b; }"
+NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+PARTIAL_NUMBER = re.compile(r"\s*[+-]?\d*\.?\d*([eE][+-]?\d*)?\s*")  # on the way to one
 
 
 def fmt(v) -> str:
@@ -45,22 +51,52 @@ def fmt(v) -> str:
     return str(v)
 
 
+def number_problem(text: str) -> str | None:
+    """Why ``text`` is not a finite number (None when it is one)."""
+    if not text.strip():
+        return "empty: type a number"
+    if "," in text:
+        return f"'{text}' is not a number: use '.' as the decimal point"
+    if not NUMBER.fullmatch(text):
+        return f"'{text}' is not a number"
+    if not math.isfinite(float(text)):
+        return f"'{text}' is too large"
+    return None
+
+
+class FloatValidator(QValidator):
+    """Numbers with '.' and an optional exponent (1e-3).  Letters are refused; '-', '1e',
+    '1e400' and a decimal comma ('1,5') are "intermediate": shown, never applied (dropping the
+    ',' key would silently turn 1,5 into 15)."""
+
+    def validate(self, text: str, pos: int):
+        if NUMBER.fullmatch(text):
+            ok = math.isfinite(float(text))
+            return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate,
+                    text, pos)
+        if PARTIAL_NUMBER.fullmatch(text.replace(",", ".", 1)):
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Invalid, text, pos
+
+
 class FloatEdit(QLineEdit):
     """A line edit for one float, scientific notation allowed (1e-3).
 
-    ``committed(float)`` fires on Enter or focus-out when the value changed.
+    ``committed(float)`` fires on Enter or focus-out when the value changed.  Text that is not
+    a number never passes silently: a refused key (a letter) says so, Enter on text that is no
+    number ('1,5', '-', '1e', '') turns the field red and says why (``problem(str)``), and
+    leaving the field then puts the value in force back (and says so).
     """
 
     committed = Signal(float)
+    problem = Signal(str)
 
     def __init__(self, value: float, parent=None) -> None:
         super().__init__(fmt(value), parent)
-        v = QDoubleValidator(self)
-        v.setNotation(QDoubleValidator.Notation.ScientificNotation)
-        v.setLocale(QLocale.c())
-        self.setValidator(v)
+        self.setValidator(FloatValidator(self))
         self._value = float(value)
         self.editingFinished.connect(self._finished)
+        self.inputRejected.connect(self._key_refused)
         self.setMinimumWidth(60)
 
     def value(self) -> float:
@@ -74,11 +110,31 @@ class FloatEdit(QLineEdit):
     def mark_bad(self, bad: bool) -> None:
         self.setStyleSheet(BAD_FIELD if bad else "")
 
+    def _say(self, msg: str) -> None:
+        QToolTip.showText(self.mapToGlobal(QPoint(0, self.height())), msg, self)
+        self.problem.emit(msg)
+
+    def _key_refused(self) -> None:
+        self._say("Numbers only, with '.' as the decimal point: 1.5, -2, 1e-3")
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self.hasAcceptableInput():
+            self.mark_bad(True)
+            self._say(f"Not applied: {number_problem(self.text())}")
+        super().keyPressEvent(ev)
+
+    def focusOutEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        if not self.hasAcceptableInput():
+            why = number_problem(self.text())
+            self.setText(fmt(self._value))
+            self.mark_bad(False)
+            self.problem.emit(f"Not applied ({why}); kept {fmt(self._value)}")
+        super().focusOutEvent(ev)
+
     def _finished(self) -> None:
-        try:
-            v = float(self.text())
-        except ValueError:
+        if not self.hasAcceptableInput():
             return
+        v = float(self.text())
         if v != self._value or self.styleSheet():
             self.committed.emit(v)
 
@@ -176,8 +232,9 @@ class Panel(QWidget):
         fl = QFormLayout(box)
         self.start_x = FloatEdit(0.0)
         self.start_y = FloatEdit(0.0)
-        self.start_x.committed.connect(self._start_typed)
-        self.start_y.committed.connect(self._start_typed)
+        for e in (self.start_x, self.start_y):
+            e.committed.connect(self._start_typed)
+            e.problem.connect(self.controller.message)
         row = QHBoxLayout()
         self.start_y_label = QLabel("y")
         row.addWidget(QLabel("x"))
@@ -241,6 +298,9 @@ class Panel(QWidget):
         if name:
             self.controller.set_objective(name)
             self.expr_error.hide()
+            self.expr.clear()
+            self.expr.setStyleSheet("")
+            self.controller.message.emit(f"Objective: {self.controller.objective.title}")
 
     def _expression_entered(self) -> None:
         text = self.expr.text().strip()
@@ -257,6 +317,7 @@ class Panel(QWidget):
         self.expr_error.hide()
         self.expr.setStyleSheet("")
         self.controller.set_objective(obj if obj.expression or text not in OBJECTIVES else text)
+        self.controller.message.emit(f"Objective: {self.controller.objective.title}")
 
     def _objective_changed(self) -> None:
         obj = self.controller.objective
@@ -284,10 +345,8 @@ class Panel(QWidget):
             + (f"  ({n} start points; typing here keeps only this one.)" if n > 1 else ""))
 
     def _start_typed(self, _v: float) -> None:
-        try:
-            p = [float(self.start_x.text()), float(self.start_y.text())]
-        except ValueError:
-            return
+        p = [float(e.text()) if e.hasAcceptableInput() else e.value()
+             for e in (self.start_x, self.start_y)]
         p = p[: self.controller.objective.dim]
         try:
             self.controller.set_starts([p])
@@ -304,11 +363,8 @@ class Panel(QWidget):
         keep = self.run_list.currentRow()
         self.run_list.blockSignals(True)
         self.run_list.clear()
-        for i, spec in enumerate(self.controller.runs):
-            try:
-                label = spec.label()
-            except (ValueError, TypeError):
-                label = f"{spec.optimizer} (invalid)"
+        runs = self.controller.runs
+        for i, (spec, label) in enumerate(zip(runs, run_labels(runs), strict=True)):
             item = QListWidgetItem()
             row = RunRow(self, i, spec, label)
             item.setSizeHint(row.sizeHint())
@@ -353,12 +409,25 @@ class Panel(QWidget):
         except (ValueError, TypeError, AttributeError) as e:
             self.controller.message.emit(f"Cannot compare learning rates: {e}")
             return
+        def same(a: RunSpec, b: RunSpec) -> bool:  # the same run, whatever its colour
+            return dataclasses.replace(a, color=None, visible=True) == \
+                dataclasses.replace(b, color=None, visible=True)
+
+        group = [i]
         for factor in (0.1, 10.0):
             spec = copy.deepcopy(base)
             spec.color = None
             spec.hyper["lr"] = float(f"{lr * factor:.6g}")
-            self.controller.add_run(spec)
-        self.controller.message.emit(f"Comparing lr = {lr * 0.1:g}, {lr:g}, {lr * 10:g}")
+            runs = self.controller.runs
+            k = next((j for j, r in enumerate(runs) if same(r, spec)), None)
+            if k is None:  # not there yet
+                k = self.controller.add_run(spec)
+            group.append(k)
+        # all three from the start together, so that the comparison is aligned
+        self.controller.restart_runs(group)
+        self.run_list.setCurrentRow(i)
+        self.controller.message.emit(
+            f"Comparing lr = {lr * 0.1:g}, {lr:g}, {lr * 10:g} (restarted together)")
 
     def pick_color(self, index: int) -> None:
         spec = self.controller.runs[index]
@@ -370,6 +439,7 @@ class Panel(QWidget):
     def _rebuild_editor(self) -> None:
         if self.editor_body is not None:
             self.editor_layout.removeWidget(self.editor_body)
+            self.editor_body.hide()  # at once: deleteLater waits for the event loop
             self.editor_body.deleteLater()
             self.editor_body = None
         self.hyper_edits = {}
@@ -395,7 +465,8 @@ class Panel(QWidget):
             meta = f.metadata
             value = getattr(current, f.name)
             label = meta.get("label") or f.name.replace("_", " ")
-            w = self._value_editor(value, lambda v, _w=None, n=f.name: self._set_hyper(n, v))
+            w = self._value_editor(value, lambda v, _w=None, n=f.name: self._set_hyper(n, v),
+                                   meta)
             if w is None:
                 continue
             w.setToolTip(meta.get("help", ""))
@@ -406,12 +477,14 @@ class Panel(QWidget):
         # schedules
         self.lr_sched = self._schedule_editor(form, "lr schedule", "lr_schedule", spec)
         if ospec.momentum_field:
-            self.mom_sched = self._schedule_editor(form, "momentum schedule",
+            title = "β1 schedule" if ospec.momentum_field == "betas" else "momentum schedule"
+            self.mom_sched = self._schedule_editor(form, title,
                                                    "momentum_schedule", spec)
         # gradient noise
         noise = FloatEdit(spec.noise)
         noise.setToolTip("σ of Gaussian noise added to every gradient component (0 = exact)")
         noise.committed.connect(lambda v: self._set_field("noise", v, "noise σ changed", noise))
+        noise.problem.connect(self.controller.message)
         form.addRow("noise σ", noise)
         seed = QSpinBox()
         seed.setRange(0, 2**31 - 1)
@@ -439,8 +512,18 @@ class Panel(QWidget):
         except (ValueError, TypeError):
             return False
 
-    def _value_editor(self, value, on_change) -> QWidget | None:
-        """An editor for one value, by its type; ``on_change(new_value, editor)``."""
+    def _value_editor(self, value, on_change, meta=None) -> QWidget | None:
+        """An editor for one value, by its type and its ``hparam`` metadata (bounds, choices);
+        ``on_change(new_value, editor)``."""
+        meta = meta or {}
+        if meta.get("choices"):
+            w = QComboBox()
+            for choice in meta["choices"]:
+                w.addItem(str(choice), choice)
+            w.setCurrentIndex(max(w.findData(value), 0))
+            w.activated.connect(
+                lambda _i: w.currentData() != value and on_change(w.currentData(), w))
+            return w
         if isinstance(value, bool):
             w = QCheckBox()
             w.setChecked(value)
@@ -448,13 +531,22 @@ class Panel(QWidget):
             return w
         if isinstance(value, int):
             w = QSpinBox()
-            w.setRange(0, 10**9)
+            lo = meta.get("minimum")
+            hi = meta.get("maximum")
+            w.setRange(int(lo) if lo is not None else 0, int(hi) if hi is not None else 10**9)
             w.setValue(value)
-            w.editingFinished.connect(lambda: on_change(int(w.value()), w))
+            w.tried = value  # focus-out without a change applies nothing
+
+            def finished() -> None:
+                if w.value() != w.tried:
+                    w.tried = w.value()
+                    on_change(int(w.value()), w)
+            w.editingFinished.connect(finished)
             return w
         if isinstance(value, float):
             w = FloatEdit(value)
             w.committed.connect(lambda v: on_change(v, w))
+            w.problem.connect(self.controller.message)
             return w
         if isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
             box = QWidget()
@@ -470,6 +562,7 @@ class Panel(QWidget):
                 on_change(vals, box)
             for e in edits:
                 e.committed.connect(commit)
+                e.problem.connect(self.controller.message)
                 h.addWidget(e)
             box.edits = edits
             return box
@@ -481,9 +574,12 @@ class Panel(QWidget):
 
     def _schedule_editor(self, form: QFormLayout, title: str, attr: str, spec: RunSpec):
         cur = getattr(spec, attr) or {"kind": "constant"}
+        target = "lr" if attr == "lr_schedule" else "momentum"
         combo = QComboBox()
-        for kind in SCHEDULES:
-            combo.addItem(kind.replace("_", " "), kind)
+        for kind, cls in SCHEDULES.items():  # only the kinds meant for this hyperparameter
+            if target in getattr(cls, "applies_to", ("lr", "momentum")) \
+                    or kind == cur.get("kind"):
+                combo.addItem(kind.replace("_", " "), kind)
         combo.setCurrentIndex(max(combo.findData(cur.get("kind", "constant")), 0))
         form.addRow(title, combo)
         params = QWidget()
@@ -498,8 +594,8 @@ class Panel(QWidget):
                 if f.name == "kind" or f.default is dataclasses.MISSING:
                     continue
                 value = cur.get(f.name, f.default)
-                w = self._value_editor(value, lambda v, w=None, n=f.name:
-                                       self._set_schedule(attr, {**self._sched(attr), n: v}))
+                w = self._value_editor(value, lambda v, w, n=f.name: self._set_schedule(
+                    attr, {**self._sched(attr), n: v}, editor=w), f.metadata)
                 if w is None:
                     continue
                 pl.addRow(f.name.replace("_", " "), w)
@@ -532,6 +628,8 @@ class Panel(QWidget):
             for e in getattr(editor, "edits", [editor]):
                 if isinstance(e, FloatEdit):
                     e.accept_value(float(e.text()))
+                elif isinstance(e, QSpinBox):
+                    e.setStyleSheet("")
         return True
 
     def _show_error(self, msg: str, editor: QWidget | None) -> None:
@@ -540,6 +638,8 @@ class Panel(QWidget):
         for e in getattr(editor, "edits", [editor]):
             if isinstance(e, FloatEdit):
                 e.mark_bad(True)
+            elif isinstance(e, QSpinBox):
+                e.setStyleSheet(BAD_SPIN)
         self.controller.message.emit(f"Not applied: {msg}")
 
     def _set_hyper(self, name: str, value) -> None:
@@ -553,10 +653,11 @@ class Panel(QWidget):
         setattr(new, name, value)
         self._apply(new, reason, editor)
 
-    def _set_schedule(self, attr: str, d: dict | None, rebuild: bool = False) -> None:
+    def _set_schedule(self, attr: str, d: dict | None, rebuild: bool = False,
+                      editor: QWidget | None = None) -> None:
         new = copy.deepcopy(self._spec())
         setattr(new, attr, d)
-        ok = self._apply(new, attr.replace("_", " ") + " changed", None, rebuild=rebuild)
+        ok = self._apply(new, attr.replace("_", " ") + " changed", editor, rebuild=rebuild)
         if not ok and rebuild:
             self._rebuild_editor()
 

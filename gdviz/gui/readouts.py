@@ -8,10 +8,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from .controller import Controller
+from .controller import Controller, run_labels
 
 COLUMNS = ("Run", "Iteration", "f(x)", "|∇f|", "Position", "Status")
 REFRESH_S = 0.1  # at most ten table updates a second while playing
+MAX_START_ROWS = 12  # more start points than this: one summary row per run
 
 
 def status_text(status, max_steps: int, t: int) -> tuple[str, bool]:
@@ -30,7 +31,8 @@ def status_text(status, max_steps: int, t: int) -> tuple[str, bool]:
 
 
 class Readouts(QTableWidget):
-    """One row per run (the first start point when there are several)."""
+    """One row per run, or per run and start point when there are a few start points (with
+    many, one row per run: its first point's values and a count of the points' states)."""
 
     def __init__(self, controller: Controller, parent=None) -> None:
         super().__init__(0, len(COLUMNS), parent)
@@ -46,15 +48,21 @@ class Readouts(QTableWidget):
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
         em = self.fontMetrics().horizontalAdvance("0")
-        for col, chars in enumerate((26, 9, 14, 10, 28)):  # fixed: values change every frame
+        for col, chars in enumerate((32, 9, 14, 10, 28)):  # fixed: values change every frame
             self.setColumnWidth(col, em * chars)
         self._last = 0.0
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
         self._pending.timeout.connect(self.refresh)
-        controller.runsChanged.connect(self.refresh)
+        self._labels: list[str] = []
+        controller.runsChanged.connect(self._runs_changed)
+        controller.startsChanged.connect(self.refresh)
         controller.stepped.connect(self._throttled)
         controller.statusChanged.connect(self._throttled)
+        self._runs_changed()
+
+    def _runs_changed(self) -> None:
+        self._labels = run_labels(self.controller.runs)
         self.refresh()
 
     def _throttled(self) -> None:
@@ -77,23 +85,31 @@ class Readouts(QTableWidget):
         self._last = time.perf_counter()
         c = self.controller
         tracks = c.tracks
-        if self.rowCount() != len(tracks):
-            self.setRowCount(len(tracks))
+        n = len(c.starts)
+        per_start = 1 < n <= MAX_START_ROWS
+        rows = len(tracks) * (n if per_start else 1)
+        if self.rowCount() != rows:
+            self.setRowCount(rows)
         fg = self.palette().text().color()
-        for r, tr in enumerate(tracks):
+        labels = self._labels if len(self._labels) == len(tracks) else run_labels(c.runs)
+        r = 0
+        for k, tr in enumerate(tracks):
             spec = tr.spec
-            try:
-                label = spec.label()
-            except (ValueError, TypeError):
-                label = spec.optimizer
-            self._cell(r, 0, "● " + label, QColor(spec.color or "#fff"))
-            self._cell(r, 1, str(tr.t))
-            if tr.error:
-                self._cell(r, 5, tr.error, QColor("#ff6b6b"))
-                continue
-            x = tr.positions[-1, 0]
-            self._cell(r, 2, f"{tr.values[-1, 0]:.6g}")
-            self._cell(r, 3, f"{tr.grad_norms[-1, 0]:.3g}")
-            self._cell(r, 4, "(" + ", ".join(f"{v:.4f}" for v in x) + ")")
-            text, red = status_text(tr.status(), c.max_steps, tr.t)
-            self._cell(r, 5, text, QColor("#ff6b6b") if red else fg)
+            color = QColor(spec.color or "#fff")
+            status = tr.status()
+            for j in range(n if per_start else 1):
+                label = labels[k] + (f"  · start {j + 1}" if per_start else "")
+                self._cell(r, 0, "● " + label, color)
+                self._cell(r, 1, str(tr.t))
+                if tr.error:
+                    self._cell(r, 5, tr.error, QColor("#ff6b6b"))
+                    r += 1
+                    continue
+                x = tr.positions[-1, j]
+                self._cell(r, 2, f"{tr.values[-1, j]:.6g}")
+                self._cell(r, 3, f"{tr.grad_norms[-1, j]:.3g}")
+                self._cell(r, 4, "(" + ", ".join(f"{v:.4f}" for v in x) + ")")
+                pts = status[j:j + 1] if per_start else status
+                text, red = status_text(pts, c.max_steps, tr.t)
+                self._cell(r, 5, text, QColor("#ff6b6b") if red else fg)
+                r += 1

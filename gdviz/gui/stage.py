@@ -14,18 +14,46 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from .canvas import BG, Canvas
-from .controller import Controller
+from .canvas import BG, Canvas, Thinned
+from .controller import Controller, run_labels
 
 LOSS_FRACTION = 0.24  # share of the height the loss plot takes in render(loss_plot=True)
 LOSS_REFRESH_S = 0.1  # the loss plot redraws at most ten times a second (its axes are costly)
 
 
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole decades only (10⁻³, 10⁰, 10³…), no crowded minor labels."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph name)
+        out = super().logTickStrings(values, scale, spacing)
+        return [s if abs(v - round(v)) < 1e-6 else "" for v, s in zip(values, out, strict=True)]
+
+
+class IterationAxis(pg.AxisItem):
+    """Iterations are whole numbers: ticks at least one iteration apart, no decimals."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
+        levels = [(max(sp, 1.0), off) for sp, off in super().tickSpacing(minVal, maxVal, size)]
+        return [lv for i, lv in enumerate(levels) if lv not in levels[:i]]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph name)
+        return [f"{v * scale:.0f}" for v in values]
+
+
+LOSS_POINTS = 2048  # a loss line keeps at most this many points (evenly thinned)
+
+
 class LossPlot(pg.PlotWidget):
-    """f − f* against iteration on a log axis (f itself, linear, when f* is unknown)."""
+    """The loss against iteration, always on a log axis.
+
+    What is plotted depends on what is known: f − f* when the objective's minimum f* is known;
+    f itself while every f seen is positive; else f − (the lowest f any run has reached) + δ.
+    Each line follows its run's first start point.
+    """
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background=BG)
+        super().__init__(parent, background=BG,
+                         axisItems={"left": DecadeAxis("left"), "bottom": IterationAxis("bottom")})
         self.plotItem.setMenuEnabled(False)
         self.plotItem.hideButtons()
         self.plotItem.showGrid(x=True, y=True, alpha=0.15)
@@ -38,9 +66,27 @@ class LossPlot(pg.PlotWidget):
         self.plotItem.getAxis("bottom").enableAutoSIPrefix(False)
         self.plotItem.disableAutoRange()
         self.plotItem.setMouseEnabled(x=False, y=False)  # it follows the runs
+        self.plotItem.setLogMode(False, True)
         self.lines: list[pg.PlotDataItem] = []
+        self._thin: list = []
         self.f_star: float | None = None
+        self.mode = "f"
+        self.n_starts = 1
         self.setMinimumHeight(110)
+        self._set_label("f")
+
+    def _set_label(self, mode: str) -> None:
+        self.mode = mode
+        text = {"f*": "f − f*", "f": "f", "low": "f − lowest f + δ"}[mode]
+        self.plotItem.setLabel("left", text, color="#c8ccd4")
+        tip = {"f*": "The loss above the objective's known minimum f*, on a log scale.",
+               "f": "The loss, on a log scale.",
+               "low": "The loss above the lowest value any run has reached so far (plus a "
+                      "small δ so that it shows on a log scale); the objective's minimum is "
+                      "not known."}[mode]
+        if self.n_starts > 1:
+            tip += f" Each line follows its run's first start point (of {self.n_starts})."
+        self.setToolTip(tip)
 
     def set_objective(self, obj) -> None:
         self.f_star = None
@@ -49,47 +95,74 @@ class LossPlot(pg.PlotWidget):
                 v = obj.value(np.array(obj.minima, dtype=float))
             if np.isfinite(v).all():
                 self.f_star = float(v.min())
-        log = self.f_star is not None
-        self.plotItem.setLogMode(False, log)
-        self.plotItem.setLabel("left", "f − f*" if log else "f", color="#c8ccd4")
+        self._set_label("f*" if self.f_star is not None else "f")
+
+    def set_starts(self, n: int) -> None:
+        """How many start points there are: the title says the lines follow the first."""
+        self.n_starts = int(n)
+        title = f"loss of the first of {n} start points" if n > 1 else None
+        self.plotItem.setTitle(title, color="#9aa0ab", size="9pt")
+        self._set_label(self.mode)
 
     def set_runs(self, specs) -> None:
         for ln in self.lines:
             self.plotItem.removeItem(ln)
         self.lines = []
+        self._thin = []
         for spec in specs:
             ln = pg.PlotDataItem(pen=pg.mkPen(QColor(spec.color or "#fff"), width=2))
+            ln.setDownsampling(auto=True, method="peak")
+            ln.setClipToView(True)
             ln.setVisible(spec.visible)
             self.plotItem.addItem(ln)
             self.lines.append(ln)
+            self._thin.append(Thinned(LOSS_POINTS))
 
     def update_runs(self, history) -> None:
-        last, lo, hi = 1, np.inf, -np.inf
-        for (spec, _pos, vals, _g), ln in zip(history, self.lines, strict=False):
-            if not spec.visible:
+        series, low, high = [], np.inf, -np.inf
+        for (spec, _pos, vals, _g), thin in zip(history, self._thin, strict=False):
+            if not spec.visible or len(vals) == 0:
+                series.append(None)
                 continue
-            y = vals[:, 0]  # the first start point
+            (y,), ts = thin.update(vals[:, :1])  # the first start point, thinned
+            series.append((ts, y[:, 0]))
+            low = min(low, thin.low)
             with np.errstate(all="ignore"):
-                if self.f_star is not None:
-                    y = np.maximum(y - self.f_star, 1e-16)
+                f0 = float(vals[0, 0])
+            if np.isfinite(f0):
+                high = max(high, f0)
+        if self.f_star is not None:
+            ref, delta, mode = self.f_star, 0.0, "f*"
+        elif low > 0:
+            ref, delta, mode = 0.0, 0.0, "f"
+        else:
+            span = (high - low) if np.isfinite(high) and high > low else 1.0
+            ref, delta, mode = low, max(span * 1e-6, 1e-12), "low"
+        if mode != self.mode:
+            self._set_label(mode)
+        last, lo, hi = 1, np.inf, -np.inf
+        for s, ln in zip(series, self.lines, strict=False):
+            if s is None:
+                continue
+            ts, f = s
+            with np.errstate(all="ignore"):
+                y = np.maximum(f - ref + delta, 1e-16) if np.isfinite(ref) else f
                 # a diverging run leaves through the top instead of squashing the others
                 y0 = abs(float(y[0])) if np.isfinite(y[0]) else 1.0
-                cap = max(y0, 1.0) * 1e3
-                y = np.clip(y, -cap, cap)
-            ok = np.isfinite(y)
-            x = np.arange(len(y), dtype=float)
-            ln.setData(x[ok], y[ok])
-            last = max(last, len(y) - 1)
+                y = np.minimum(y, max(y0, 1.0) * 1e3)
+            ok = np.isfinite(y) & (y > 0)  # never give pyqtgraph inf/nan (or log of ≤ 0)
+            ln.setData(ts[ok].astype(float), y[ok])
+            last = max(last, int(ts[-1]))
             if ok.any():
                 lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
         # explicit ranges: auto-range is degenerate at iteration 0 (one point per line)
         self.plotItem.setXRange(0, last, padding=0.02)
         if lo <= hi:
-            if self.f_star is not None:
-                lo, hi = np.log10(lo), np.log10(hi)
-            if hi - lo < 1e-9 * max(abs(hi), 1.0):
-                lo, hi = lo - 0.5, hi + 0.5
-            self.plotItem.setYRange(lo, hi, padding=0.05)
+            # whole decades: the axis always has at least two labelled ticks
+            lo, hi = np.floor(np.log10(lo)), np.ceil(np.log10(hi))
+            if hi - lo < 1:
+                hi = lo + 1
+            self.plotItem.setYRange(lo, hi, padding=0.02)
 
 
 class Stage(QWidget):
@@ -117,20 +190,29 @@ class Stage(QWidget):
         c.objectiveChanged.connect(self._objective_changed)
         c.runsChanged.connect(self._runs_changed)
         c.stepped.connect(self.refresh)
-        c.startsChanged.connect(self.refresh)
+        c.startsChanged.connect(self._starts_changed)
         self.canvas.startClicked.connect(self._start_clicked)
         self.canvas.viewChanged.connect(self._view_changed)
+        self.labels: list[str] = []
         self._objective_changed()
         self._runs_changed()
+        self._starts_changed()
 
     def _start_clicked(self, x: float, y: float, add: bool) -> None:
         c = self.controller
         p = [x, y][: c.objective.dim]
+        was_playing = c.playing
         c.pause()
         if add:
             c.add_start(p)
         else:
             c.set_starts([p])
+        if was_playing:  # keep playing, from the new start
+            c.play()
+
+    def _starts_changed(self) -> None:
+        self.loss.set_starts(len(self.controller.starts))
+        self.refresh()
 
     def _view_changed(self) -> None:
         obj = self.controller.objective
@@ -150,13 +232,28 @@ class Stage(QWidget):
 
     def _runs_changed(self) -> None:
         runs = self.controller.runs
-        self.canvas.set_runs(runs)
+        self.labels = run_labels(runs)
+        self.canvas.set_runs(runs, self.legend_labels())
         self.loss.set_runs(runs)
         self.refresh()
 
+    def legend_labels(self) -> list[str]:
+        """The runs' labels, each diverged run saying at which step."""
+        out = list(self.labels)
+        for i, tr in enumerate(self.controller.tracks[: len(out)]):
+            d = tr.diverged_at
+            if (d >= 0).any():
+                first = int(d[d >= 0].min())
+                out[i] += (f" — diverged at step {first}" if len(d) == 1 else
+                           f" — {int((d >= 0).sum())} of {len(d)} diverged")
+        return out
+
     def refresh(self) -> None:
         """Push the controller's current positions to the items (no repaint is forced)."""
-        self.canvas.update_runs(self.controller.history(), self.controller.starts)
+        c = self.controller
+        self.canvas.update_runs(c.history(), c.starts,
+                                diverged=[tr.diverged_at for tr in c.tracks])
+        self.canvas.set_labels(self.legend_labels())
         if not self.loss.isVisible():
             return
         wait = LOSS_REFRESH_S - (time.perf_counter() - self._loss_last)

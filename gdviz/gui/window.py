@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .controller import Controller
+from .controller import MAX_STEPS_LIMIT, SPEED_MAX, SPEED_MIN, Controller
 from .panel import Panel
 from .readouts import Readouts
 from .stage import Stage
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.png"
-SPEED_MIN, SPEED_MAX, SLIDER_STEPS = 1.0, 2000.0, 1000
+SLIDER_STEPS = 1000
 TEXT_FIELDS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 SHORTCUTS = (("Space", "Play / pause"), ("→ (Right)", "Step one iteration"),
@@ -110,6 +110,11 @@ class MainWindow(QMainWindow):
                                     "Reset", self)
         self.reset_action.setToolTip("Back to the start points (R)")
         self.reset_action.triggered.connect(c.reset)
+        self.reset_view_action = QAction(
+            st.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Reset view", self)
+        self.reset_view_action.setToolTip("Back to the objective's default view (Ctrl+0)")
+        self.reset_view_action.setShortcut(QKeySequence("Ctrl+0"))
+        self.reset_view_action.triggered.connect(self.stage.reset_view)
         for a in (self.play_action, self.step_action, self.reset_action):
             tb.addAction(a)
         tb.addSeparator()
@@ -117,7 +122,8 @@ class MainWindow(QMainWindow):
         self.speed_slider = QSlider(Qt.Orientation.Horizontal)
         self.speed_slider.setRange(0, SLIDER_STEPS)
         self.speed_slider.setFixedWidth(180)
-        self.speed_slider.setToolTip("Iterations per second (logarithmic, 1 to 2000)")
+        self.speed_slider.setToolTip(
+            f"Iterations per second (logarithmic, {SPEED_MIN:g} to {SPEED_MAX:g})")
         self.speed_slider.valueChanged.connect(lambda v: c.set_speed(slider_to_speed(v)))
         tb.addWidget(self.speed_slider)
         self.speed_label = QLabel()
@@ -126,8 +132,9 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addWidget(QLabel(" Max iterations "))
         self.max_spin = QSpinBox()
-        self.max_spin.setRange(1, 1_000_000)
+        self.max_spin.setRange(1, MAX_STEPS_LIMIT)
         self.max_spin.setSingleStep(100)
+        self.max_spin.setKeyboardTracking(False)  # typing 5000 must not stop the runs at 5
         self.max_spin.setToolTip("Every run stops after this many iterations")
         self.max_spin.valueChanged.connect(c.set_max_steps)
         tb.addWidget(self.max_spin)
@@ -136,6 +143,8 @@ class MainWindow(QMainWindow):
         self.trails_check.setChecked(True)
         self.trails_check.toggled.connect(self.stage.set_trails_visible)
         tb.addWidget(self.trails_check)
+        tb.addSeparator()
+        tb.addAction(self.reset_view_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         tb.addWidget(spacer)
@@ -147,9 +156,7 @@ class MainWindow(QMainWindow):
         from .file_menu import install_file_menu
         mb = self.menuBar()
         view = mb.addMenu("&View")
-        act = view.addAction("Reset view")
-        act.setShortcut(QKeySequence("Ctrl+0"))
-        act.triggered.connect(self.stage.reset_view)
+        view.addAction(self.reset_view_action)
         trails = view.addAction("Show trails")
         trails.setCheckable(True)
         trails.setChecked(True)
@@ -185,20 +192,27 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ reacting
     def _step(self) -> None:
-        self.controller.pause()
-        self.controller.step(1)
+        self.controller.step_once()
 
     def _status_changed(self) -> None:
         c = self.controller
         playing = c.playing
-        self.play_action.setIcon(self.icon_pause if playing else self.icon_play)
-        self.play_action.setText("Pause" if playing else "Play")
+        if playing != getattr(self, "_shown_playing", None):  # setIcon costs, every frame
+            self._shown_playing = playing
+            self.play_action.setIcon(self.icon_pause if playing else self.icon_play)
         done = c.is_done()
-        self.play_action.setEnabled(playing or not done)
-        self.step_action.setEnabled(not done)
+        # when every run is done, Play and Step replay from the start points
+        replay = done and not playing and c.iteration > 0
+        self.play_action.setText("Pause" if playing else ("Replay" if replay else "Play"))
+        self.play_action.setToolTip("Play again from the start points (Space)" if replay
+                                    else "Play / pause (Space)")
+        self.play_action.setEnabled(playing or not done or replay)
+        self.step_action.setEnabled(not done or replay)
         state = "playing" if playing else ("done" if done else "paused")
         self.big_iter.setText(f"iteration {c.iteration}")
-        self.iter_label.setText(f"{c.objective.title}  ·  {len(c.runs)} runs  ·  {state}")
+        n = len(c.starts)
+        starts = f"  ·  {n} start points" if n > 1 else ""
+        self.iter_label.setText(f"{c.objective.title}  ·  {len(c.runs)} runs{starts}  ·  {state}")
 
     def _speed_changed(self, speed: float) -> None:
         self.speed_slider.blockSignals(True)

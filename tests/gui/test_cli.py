@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from gdviz.gui.app import join_start_values, parse_args
@@ -47,3 +48,85 @@ def test_help_lists_options():
     assert r.returncode == 0
     for opt in ("--objective", "--run", "--start", "--speed", "--max-steps", "--fresh"):
         assert opt in r.stdout
+
+
+def test_unknown_objective_says_so(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--objective", "rosenbrok"])
+    err = capsys.readouterr().err
+    assert err.startswith("gdviz: error: unknown objective 'rosenbrok'")
+    assert "did you mean 'rosenbrock'" in err and "himmelblau" in err
+    assert "allowed" not in err.lower()
+    with pytest.raises(SystemExit):
+        parse_args(["--objective", "x + + ("])  # a formula: the parser's message
+    assert "--objective 'x + + ('" in capsys.readouterr().err
+
+
+def test_values_starting_with_minus():
+    ns, obj, runs, starts = parse_args(["--objective", "-x**2 + x**4", "--start", "-1"])
+    assert obj.dim == 1 and starts == [(-1.0,)]
+    assert join_start_values(["--objective", "-x", "--run", "sgd"]) == \
+        ["--objective=-x", "--run", "sgd"]
+
+
+@pytest.mark.parametrize("argv", [["--speed", "1e9"], ["--speed", "0.5"], ["--speed", "-3"],
+                                  ["--max-steps", "5000000"], ["--max-steps", "0"]])
+def test_out_of_range_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gdviz: error:")
+
+
+def test_limits_match_the_gui():
+    from gdviz.gui import app, controller
+    assert (app.SPEED_MIN, app.SPEED_MAX) == (controller.SPEED_MIN, controller.SPEED_MAX)
+    assert app.MAX_STEPS_LIMIT == controller.MAX_STEPS_LIMIT
+
+
+def _window(qtbot, argv):
+    from gdviz.gui.app import build_window
+    win = build_window(*parse_args(argv))
+    qtbot.addWidget(win)
+    return win
+
+
+def _save_one_d_session(qtbot):
+    from gdviz.gui.file_menu import remember_session
+    win = _window(qtbot, ["--fresh", "--objective", "double_well", "--speed", "7"])
+    remember_session(win)
+
+
+def test_options_reach_the_controller(qtbot):
+    win = _window(qtbot, ["--objective", "himmelblau", "--run", "adam:lr=0.05",
+                          "--run", "sgd:lr=0.001", "--start", "1,-2", "--start", "0.5,0.5",
+                          "--speed", "250", "--max-steps", "321", "--fresh"])
+    c = win.controller
+    assert c.objective.name == "himmelblau"
+    assert [r.optimizer for r in c.runs] == ["adam", "sgd"] and c.runs[0].hyper["lr"] == 0.05
+    np.testing.assert_array_equal(c.starts, [[1.0, -2.0], [0.5, 0.5]])
+    assert c.speed == 250 and c.max_steps == 321
+    assert win.max_spin.value() == 321 and "250" in win.speed_label.text()
+    assert not c.playing
+
+
+def test_fresh_ignores_the_saved_session(qtbot):
+    _save_one_d_session(qtbot)
+    restored = _window(qtbot, [])
+    assert restored.controller.objective.name == "double_well"
+    assert restored.controller.speed == 7
+    fresh = _window(qtbot, ["--fresh"])
+    assert fresh.controller.objective.name == "rosenbrock" and fresh.controller.speed == 30
+
+
+def test_start_misfit_names_the_restored_objective(qtbot):
+    from gdviz.gui.app import StartupError, build_window
+    _save_one_d_session(qtbot)
+    with pytest.raises(StartupError) as e:
+        build_window(*parse_args(["--start", "-1.5,2"]))
+    msg = str(e.value)
+    assert "Double" in msg or "double" in msg
+    assert "--objective" in msg and "--fresh" in msg and "\n" not in msg
+    win = _window(qtbot, ["--fresh", "--start", "-1.5,2"])
+    np.testing.assert_array_equal(win.controller.starts, [[-1.5, 2.0]])

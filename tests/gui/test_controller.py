@@ -86,3 +86,76 @@ def test_bad_session_changes_nothing(controller):
         c.apply_session(Session(objective="no such thing"))
     assert c.objective is before[0] and np.array_equal(c.starts, before[1])
     assert c.runs == before[2]
+
+
+def test_speed_clamped_to_slider_range(controller):
+    from gdviz.gui.controller import SPEED_MAX, SPEED_MIN
+    controller.set_speed(1e9)
+    assert controller.speed == SPEED_MAX
+    controller.set_speed(0.01)
+    assert controller.speed == SPEED_MIN
+
+
+def test_tick_caps_work_and_keeps_no_backlog(controller):
+    """However far behind the clock is, one tick steps for a bounded time and forgets the rest."""
+    import time
+
+    from gdviz.gui.controller import TICK_WORK_S
+    c = controller
+    c.set_max_steps(10**6)
+    c.set_speed(2000)
+    c.playing = True
+    c._budget = 1e9
+    c._last_tick = time.perf_counter()
+    c._tick()
+    assert 0 < c.iteration < 1e6
+    assert c._budget <= 1.0
+    # a tick that stopped at its deadline did not finish the huge budget
+    assert c.iteration < 1e9 and TICK_WORK_S <= 0.01
+    c.pause()
+
+
+def test_play_when_done_replays(controller):
+    c = controller
+    c.set_max_steps(5)
+    c.step(10)
+    assert c.is_done() and c.iteration == 5
+    c.play()
+    assert c.playing and c.iteration == 0
+    c.pause()
+    c.step(10)
+    assert c.step_once() == 1 and c.iteration == 1  # Step on a finished set: from the start
+
+
+def test_default_starts_are_away_from_minima(controller):
+    from gdviz.core import OBJECTIVES
+    for name, obj in OBJECTIVES.items():
+        c = controller
+        c.set_objective(name)
+        p = c.starts[0]
+        span = np.array([hi - lo for lo, hi in obj.bounds])
+        for m in obj.minima:
+            assert np.linalg.norm((p - np.array(m)) / span) > 0.1, name
+        for (lo, hi), v in zip(obj.bounds, p, strict=True):
+            assert lo <= v <= hi, name
+    c.set_objective("himmelblau")
+    assert c.tracks[0].values[0, 0] > 20  # (−3, 3) was f = 2, next to a minimum
+
+
+def test_run_labels_are_unique():
+    from gdviz.gui.controller import run_labels
+    a = RunSpec("adam", {"lr": 0.005})
+    b = RunSpec("adam", {"lr": 0.005}, noise=0.1)
+    c = RunSpec("adam", {"lr": 0.005}, lr_schedule={"kind": "cosine"})
+    d = RunSpec("adam", {"lr": 0.005})
+    labels = run_labels([a, b, c, d])
+    assert len(set(labels)) == 4
+    assert "noise σ=0.1" in labels[1] and "lr: cosine" in labels[2] and labels[3].endswith("#2")
+    assert run_labels([a])[0] == a.label()
+
+
+def test_restart_runs_aligns_them(controller):
+    c = controller
+    c.step(10)
+    c.restart_runs([0, 2])
+    assert [tr.t for tr in c.tracks] == [0, 10, 0, 10]

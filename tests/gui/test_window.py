@@ -1,7 +1,7 @@
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from gdviz.core import get_objective, simulate
 
@@ -43,17 +43,175 @@ def test_step_moves_ball_like_simulate(window, qtbot):
         np.testing.assert_allclose(ball_xy(window.stage.canvas, i), ref.positions[1, 0])
 
 
-def test_play_runs_through_timer_and_reset(window, qtbot):
+def test_play_runs_exactly_n_iterations_through_timer(window, qtbot):
     c = window.controller
-    c.set_speed(600)
+    n = 120
+    window.max_spin.setValue(n)
+    assert c.max_steps == n
+    c.set_speed(2000)
     window.play_action.trigger()
     assert c.playing
-    qtbot.waitUntil(lambda: c.iteration >= 40, timeout=5000)
-    window.play_action.trigger()
-    assert not c.playing
+    qtbot.waitUntil(lambda: not c.playing, timeout=10000)  # the auto-pause at max
+    assert c.iteration == n
+    obj = get_objective("rosenbrock")
+    for i, spec in enumerate(c.runs):
+        ref = simulate(obj, spec.build(), c.starts, n)
+        np.testing.assert_allclose(ball_xy(window.stage.canvas, i), ref.positions[n, 0])
     window.reset_action.trigger()
     assert c.iteration == 0
     np.testing.assert_allclose(ball_xy(window.stage.canvas, 0), c.starts[0])
+
+
+def test_play_when_done_replays(window, qtbot):
+    c = window.controller
+    window.max_spin.setValue(10)
+    c.step(20)
+    assert c.is_done()
+    assert window.play_action.isEnabled() and window.step_action.isEnabled()
+    window.play_action.trigger()
+    assert c.playing
+    qtbot.waitUntil(lambda: not c.playing, timeout=10000)
+    assert c.iteration == 10
+
+
+def test_window_survives_thousands_of_timer_frames(window, qtbot):
+    """The real loop: controller QTimer -> step -> stage/readouts -> repaint, 3000+ frames."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from gdviz.core.runspec import RunSpec
+    c = window.controller
+    window.resize(700, 500)
+    c.set_runs([RunSpec(n, {"lr": lr}) for n, lr in
+                (("sgd", 0.001), ("adam", 0.05), ("sgd", 0.1), ("adam", 0.5))])
+    c.set_starts([[-1.5, 2.5], [0.5, -0.5], [1.5, 2.5]])
+    c.set_max_steps(10**6)
+    c.set_speed(1000)  # a few iterations per frame
+
+    class Paints(QObject):
+        n = 0
+
+        def eventFilter(self, obj, ev):  # noqa: N802 (Qt name)
+            if ev.type() == QEvent.Type.Paint:
+                Paints.n += 1
+            return False
+    paints = Paints()
+    window.stage.canvas.viewport().installEventFilter(paints)
+    frames = [0]
+
+    def frame():
+        frames[0] += 1
+        if frames[0] % 700 == 350:
+            window.trails_check.toggle()
+    c.stepped.connect(frame)
+    c._timer.setInterval(0)  # as fast as the event loop goes: frames, not seconds
+    window.play_action.trigger()
+    qtbot.waitUntil(lambda: frames[0] >= 3000, timeout=40000)
+    c.pause()
+    assert frames[0] >= 3000 and c.iteration >= 3000
+    assert Paints.n >= 100  # it painted along the way
+    assert window.isVisible()
+    for _spec, pos, _v, _g in c.history():
+        assert pos.shape[0] >= 2
+
+
+def test_typing_max_iterations_keeps_playing(window, qtbot):
+    c = window.controller
+    c.set_speed(20)
+    window.play_action.trigger()
+    spin = window.max_spin
+    spin.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is spin.findChild(QLineEdit) or
+                    QApplication.focusWidget() is spin, timeout=2000)
+    spin.selectAll()
+    QTest.keyClicks(spin, "5000")
+    assert c.playing and c.max_steps == 1000  # not 5, 50, 500 on the way
+    QTest.keyClick(spin, Qt.Key.Key_Return)
+    assert c.max_steps == 5000 and c.playing
+    c.pause()
+
+
+def test_click_while_playing_keeps_playing(window, qtbot):
+    c = window.controller
+    canvas = window.stage.canvas
+    c.set_speed(20)
+    window.play_action.trigger()
+    px = canvas.mapFromScene(canvas.vb.mapViewToScene(QPointF(0.5, -0.25)))
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, px)
+    qtbot.waitUntil(lambda: abs(c.starts[0, 0] - 0.5) < 0.05, timeout=2000)
+    assert c.playing
+    c.pause()
+
+
+def test_click_on_legend_keeps_start(window, qtbot):
+    c = window.controller
+    canvas = window.stage.canvas
+    before = c.starts.copy()
+    r = canvas.legend.sceneBoundingRect()
+    px = canvas.mapFromScene(r.center())
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, px)
+    qtbot.wait(50)
+    np.testing.assert_array_equal(c.starts, before)
+
+
+def test_legend_lists_runs_and_marks_divergence(window):
+    from gdviz.core.runspec import RunSpec
+    c, canvas = window.controller, window.stage.canvas
+    assert canvas.legend_texts() == [r.label() for r in c.runs]
+    c.set_runs([RunSpec("sgd", {"lr": 0.1}), RunSpec("adam", {"lr": 0.05}),
+                RunSpec("adam", {"lr": 0.05})])
+    c.step(10)
+    texts = canvas.legend_texts()
+    assert texts[0].startswith("SGD") and "diverged at step" in texts[0]
+    assert texts[1] == "Adam lr=0.05" and texts[2] == "Adam lr=0.05 #2"
+    x, y = canvas.lost_item.getData()
+    assert len(x) == 1  # an ✕ for the diverged ball, inside the view
+    (x0, x1), (y0, y1) = canvas.view()
+    assert x0 <= x[0] <= x1 and y0 <= y[0] <= y1
+    bx, by = canvas.ball_positions(0)
+    assert np.isfinite(bx).all() and np.isfinite(by).all()
+
+
+def test_surface_minima_and_log_colour_scale(window):
+    canvas = window.stage.canvas
+    assert window.controller.objective.name == "rosenbrock"
+    label = canvas.colorbar.getAxis("right").labelText
+    assert "log" in label
+    x, y = canvas.minima.getData()
+    assert list(zip(x, y, strict=True)) == [(1.0, 1.0)]
+
+
+def test_loss_plot_log_for_every_objective(window):
+    c, loss = window.controller, window.stage.loss
+    for obj in ("rosenbrock", "saddle", "x**2 - y**2 + 0.1*x**4", "x**2 + y**2 + 3"):
+        c.set_objective(obj)
+        c.step(20)
+        window.stage._update_loss()
+        assert loss.plotItem.getAxis("left").logMode, obj
+    assert loss.mode == "f"  # all f > 0: f itself
+    c.set_objective("x**2 - y**2 + 0.1*x**4")
+    c.step(20)
+    window.stage._update_loss()
+    assert loss.mode == "low" and "lowest" in loss.plotItem.getAxis("left").labelText
+    c.set_objective("rosenbrock")
+    c.step(3)
+    window.stage._update_loss()
+    assert loss.mode == "f*"
+
+
+def test_non_finite_values_never_reach_pyqtgraph(window, qtbot):
+    import warnings
+    c = window.controller
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c.set_objective("exp(x**100) + y**2")
+        c.step(5)
+        window.stage._update_loss()
+        window.stage.canvas.repaint()
+        window.stage.loss.repaint()
+        QApplication.processEvents()
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
 def test_bad_expression_keeps_objective(window, qtbot):
@@ -198,3 +356,24 @@ def test_good_expression_switches_objective(window):
     assert c.objective.dim == 1 and c.starts.shape == (1, 1)
     c.step(3)
     assert window.stage.render(200, 150).shape == (150, 200, 3)
+
+
+def test_reset_view_in_toolbar(window, qtbot):
+    from PySide6.QtWidgets import QToolBar
+    canvas = window.stage.canvas
+    tb = window.findChild(QToolBar, "transport")
+    assert window.reset_view_action in tb.actions()
+    canvas.vb.setRange(xRange=(0.0, 0.5), yRange=(0.0, 0.5), padding=0)
+    window.reset_view_action.trigger()
+    assert canvas.view()[0] == window.controller.objective.bounds[0]
+
+
+def test_readouts_one_row_per_start(window):
+    c = window.controller
+    c.set_starts([[-1.5, 2.5], [0.5, -0.5], [1.5, 2.5]])
+    c.step(5)
+    window.readouts.refresh()
+    assert window.readouts.rowCount() == 3 * len(c.runs)
+    assert window.readouts.item(1, 0).text().endswith("start 2")
+    assert window.readouts.item(1, 2).text() == f"{c.tracks[0].values[-1, 1]:.6g}"
+    assert "first of 3" in window.stage.loss.plotItem.titleLabel.text
