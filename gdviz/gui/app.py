@@ -12,9 +12,10 @@ import re
 import sys
 import time
 
+from ..core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN  # the controller's limits
+
 _T0 = time.perf_counter()
-# the controller's limits (kept here: importing the controller would import Qt)
-SPEED_MIN, SPEED_MAX, MAX_STEPS_LIMIT = 1.0, 2000.0, 1_000_000
+
 VALUE_OPTIONS = ("--objective", "--run", "--start", "--speed", "--max-steps")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, metavar="IT_PER_S",
                    help=f"iterations per second ({SPEED_MIN:g} to {SPEED_MAX:g})")
     p.add_argument("--max-steps", type=int, metavar="N",
-                   help=f"stop every run after N iterations (1 to {MAX_STEPS_LIMIT})")
+                   help=f"stop every run after N iterations (1 to {MAX_STEPS})")
     p.add_argument("--fresh", action="store_true",
                    help="ignore the session saved at the last exit")
     p.add_argument("--play", action="store_true", help="start playing at once")
@@ -103,8 +104,8 @@ def parse_args(argv: list[str]):
     if ns.speed is not None and not (SPEED_MIN <= ns.speed <= SPEED_MAX):
         parser.error(f"--speed {ns.speed:g}: must be from {SPEED_MIN:g} to {SPEED_MAX:g} "
                      "iterations per second")
-    if ns.max_steps is not None and not (1 <= ns.max_steps <= MAX_STEPS_LIMIT):
-        parser.error(f"--max-steps {ns.max_steps}: must be from 1 to {MAX_STEPS_LIMIT}")
+    if ns.max_steps is not None and not (1 <= ns.max_steps <= MAX_STEPS):
+        parser.error(f"--max-steps {ns.max_steps}: must be from 1 to {MAX_STEPS}")
     return ns, obj, runs, starts
 
 

@@ -14,14 +14,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core import OPTIMIZERS, Objective, advance, evaluate, get_objective, init_run
-from ..core.runspec import PALETTE, RunSpec
-from ..core.session import Session
+from ..core.runspec import PALETTE, RunSpec, check_color
+from ..core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN, Session
 from ..core.simulate import point_status, update_converged
 
 TICK_MS = 16  # ~60 Hz
 TICK_WORK_S = 0.008  # stepping time per tick at most: the UI keeps breathing at any speed
-SPEED_MIN, SPEED_MAX = 1.0, 2000.0  # iterations per second (the speed slider's range)
-MAX_STEPS_LIMIT = 1_000_000  # the largest "max iterations"
 # classic demos: the banana valley; left of the cubic's hump, down into its dip; the double
 # well's shallow side, where plain gradient descent stays in the local minimum
 DEFAULT_STARTS = {"rosenbrock": (-1.5, 2.5), "cubic": (0.3,), "double_well": (1.7,)}
@@ -380,7 +378,7 @@ class Controller(QObject):
         """Colour/visibility only: the run goes on."""
         spec = self.tracks[index].spec
         if color is not None:
-            spec.color = color
+            spec.color = check_color(color)
         if visible is not None:
             spec.visible = visible
         self.runsChanged.emit()
@@ -391,7 +389,7 @@ class Controller(QObject):
         self.speedChanged.emit(self.speed)
 
     def set_max_steps(self, n: int) -> None:
-        self.max_steps = min(max(int(n), 1), MAX_STEPS_LIMIT)
+        self.max_steps = min(max(int(n), 1), MAX_STEPS)
         self.maxStepsChanged.emit(self.max_steps)
         self.statusChanged.emit()
 

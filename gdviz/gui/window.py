@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .controller import MAX_STEPS_LIMIT, SPEED_MAX, SPEED_MIN, Controller
+from ..core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN
+from .controller import Controller
 from .panel import Panel
 from .readouts import Readouts
 from .stage import Stage
@@ -132,7 +133,7 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addWidget(QLabel(" Max iterations "))
         self.max_spin = QSpinBox()
-        self.max_spin.setRange(1, MAX_STEPS_LIMIT)
+        self.max_spin.setRange(1, MAX_STEPS)
         self.max_spin.setSingleStep(100)
         self.max_spin.setKeyboardTracking(False)  # typing 5000 must not stop the runs at 5
         self.max_spin.setToolTip("Every run stops after this many iterations")

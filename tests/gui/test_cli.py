@@ -79,10 +79,22 @@ def test_out_of_range_exit_2(argv, capsys):
     assert err.count("\n") == 1 and err.startswith("gdviz: error:")
 
 
-def test_limits_match_the_gui():
-    from gdviz.gui import app, controller
-    assert (app.SPEED_MIN, app.SPEED_MAX) == (controller.SPEED_MIN, controller.SPEED_MAX)
-    assert app.MAX_STEPS_LIMIT == controller.MAX_STEPS_LIMIT
+def test_limits_match_the_gui(qtbot):
+    """The CLI, the widgets and a session file all take the same speeds and max iterations."""
+    from gdviz.core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN
+    from gdviz.gui.window import SLIDER_STEPS, slider_to_speed
+
+    win = _window(qtbot, ["--fresh"])
+    assert win.max_spin.maximum() == MAX_STEPS
+    assert slider_to_speed(0) == pytest.approx(SPEED_MIN)
+    assert slider_to_speed(SLIDER_STEPS) == pytest.approx(SPEED_MAX)
+    win.controller.set_speed(1e9)
+    win.controller.set_max_steps(10**12)
+    assert (win.controller.speed, win.controller.max_steps) == (SPEED_MAX, MAX_STEPS)
+    assert parse_args([f"--max-steps={MAX_STEPS}", f"--speed={SPEED_MAX}"])[0].speed == SPEED_MAX
+    for bad in ([f"--max-steps={MAX_STEPS + 1}"], [f"--speed={SPEED_MAX * 1.01}"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
 
 
 def _window(qtbot, argv):
