@@ -156,14 +156,13 @@ class StageFrames:
         from PySide6.QtCore import QRectF
         from PySide6.QtGui import QPainter
 
+        from ..gui.stage import lay_out
+
         p = QPainter(img)
         try:
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-            item = view.plotItem
             size = QRectF(0, 0, self.w, h)
-            if item.geometry() != size:
-                item.setGeometry(size)
-                item.layout.activate()
+            lay_out(view, size)  # also at the size a fresh view starts with (640x480)
             view.scene().render(p, QRectF(0, y, self.w, h), size)
         finally:
             p.end()
