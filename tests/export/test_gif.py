@@ -130,9 +130,9 @@ def test_writer_failure_midway_leaves_nothing(tmp_path, monkeypatch):
     partial file is left."""
     import threading
 
-    from PIL import GifImagePlugin
+    from gdviz.export import gif
 
-    real, calls = GifImagePlugin._normalize_palette, []
+    real, calls = gif._encode, []
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -140,7 +140,7 @@ def test_writer_failure_midway_leaves_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(GifImagePlugin, "_normalize_palette", failing)
+    monkeypatch.setattr(gif, "_encode", failing)
     with pytest.raises(ExportError, match="w.gif: No space left"):
         write_gif(tmp_path / "w.gif", moving_frames(30), total=30)
     assert list(tmp_path.iterdir()) == []
