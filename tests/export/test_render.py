@@ -1,6 +1,8 @@
 """``export_animation`` in-process: layout, frame plan, progress phases and limits."""
 
 import os
+import re
+import subprocess
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
@@ -56,3 +58,125 @@ def test_stage_render_lays_out_at_640x480(qapp):
     stage.render(640, 480)
     bar = stage.canvas.colorbar.sceneBoundingRect()
     assert bar.left() > 0.8 * 640 and bar.height() > 0.8 * 480, bar
+
+
+def test_frame_targets_start_at_iteration_0():
+    from gdviz.export.render import frame_targets
+
+    assert frame_targets(10, 3) == [0, 5, 10]
+    assert frame_targets(200, 201) == list(range(201))
+    assert frame_targets(7, 1) == [7]
+    assert frame_targets(2, 5) == [0, 0, 1, 1, 2]
+
+
+def gif_frames(path):
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB")))
+    return out
+
+
+def test_frame_0_shows_the_start(qapp, tmp_path):
+    from gdviz.export.render import export_animation
+
+    s = Session(objective="sphere", runs=[RunSpec("sgd", {"lr": 0.1}, color="#FF0000")],
+                starts=[(0.8, 0.8)])
+    res = export_animation(s, tmp_path / "a.gif", steps=10, frames=3, size=(160, 120))
+    assert res.iterations == 10
+    start = export_animation(s, tmp_path / "s.gif", per_frame=0, frames=2, size=(160, 120))
+    assert start.iterations == 0
+    red = [(f == (255, 0, 0)).all(axis=2) for f in gif_frames(tmp_path / "a.gif")]
+    assert red[0].sum() > 20
+    # the palettes differ (built from each animation's first and last frames): compare the
+    # exact run colour only
+    np.testing.assert_array_equal(red[0], (gif_frames(tmp_path / "s.gif")[0]
+                                           == (255, 0, 0)).all(axis=2))
+    assert (red[1] != red[0]).any()
+    by_frame = export_animation(s, tmp_path / "p.gif", per_frame=5, frames=3, size=(160, 120))
+    assert by_frame.iterations == 10
+    np.testing.assert_array_equal(red[-1], (gif_frames(tmp_path / "p.gif")[-1]
+                                            == (255, 0, 0)).all(axis=2))
+
+
+def test_progress_reports_the_simulation_then_the_frames(qapp, tmp_path):
+    from gdviz.export.render import FRAMES, SIMULATING, export_animation
+
+    calls = []
+
+    def progress(done, total, phase):
+        calls.append((phase, done, total))
+        return True
+
+    export_animation(rosenbrock_session(), tmp_path / "a.gif", per_frame=4000, frames=6,
+                     size=(64, 48), progress=progress)
+    sim = [c for c in calls if c[0] == SIMULATING]
+    frames = [c for c in calls if c[0] == FRAMES]
+    assert calls[: len(sim)] == sim                      # all of the simulation comes first
+    assert len(sim) >= 3 and sim[0][1] == 0 and sim[-1][1:] == (20_000, 20_000)
+    assert [d for _, d, _ in sim] == sorted(d for _, d, _ in sim)
+    assert frames == [(FRAMES, i, 6) for i in range(1, 7)]
+
+
+def test_cancel_while_simulating(qapp, tmp_path):
+    import time
+
+    from gdviz.export.atomic import ExportCancelled
+    from gdviz.export.render import SIMULATING, export_animation
+
+    calls = []
+
+    def progress(done, total, phase):
+        calls.append(phase)
+        return len(calls) < 3
+
+    t0 = time.perf_counter()
+    with pytest.raises(ExportCancelled):
+        export_animation(rosenbrock_session(), tmp_path / "a.gif", per_frame=10_000,
+                         frames=100, size=(64, 48), progress=progress)
+    assert time.perf_counter() - t0 < 5       # it did not simulate the 990 000 iterations
+    assert calls == [SIMULATING] * 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_many_iterations(qapp, tmp_path):
+    from gdviz.export.atomic import ExportError
+    from gdviz.export.render import export_animation
+
+    with pytest.raises(ExportError, match=r"Too many iterations: 999,900,000 \(at most 1,000,000"):
+        export_animation(rosenbrock_session(), tmp_path / "a.gif", per_frame=100_000,
+                         frames=10_000, size=(64, 48))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_missing_extra(qapp, tmp_path, monkeypatch):
+    from gdviz.export import render, video
+    from gdviz.export.atomic import ExportError
+
+    monkeypatch.setattr(video, "mp4_available", lambda: False)
+    with pytest.raises(ExportError) as e:
+        render.export_animation(rosenbrock_session(), tmp_path / "a.mp4", steps=2, frames=2)
+    assert str(e.value) == video.MP4_MISSING
+    assert "pip install 'gdviz[mp4]'" in video.MP4_MISSING
+    with pytest.raises(render.UsageError) as e:
+        render.plan(["-o", str(tmp_path / "a.mp4")])
+    assert str(e.value) == video.MP4_MISSING
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_writer_and_real_size(qapp, tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    from gdviz.export.render import export_animation
+
+    out = tmp_path / "a.mp4"
+    res = export_animation(rosenbrock_session(), out, steps=8, frames=5, fps=10,
+                           size=(81, 61), comment="gdviz test")
+    assert res.frames == 5 and res.size == (82, 62)     # yuv420p: padded to even sizes
+    assert "82x62" in res.summary(10, (81, 61))
+    assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 5
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out)],
+                           capture_output=True, text=True)     # read_frames leaks its pipes
+    assert re.search(r"Video: h264.*, 82x62\b", probe.stderr), probe.stderr
+    assert "comment         : gdviz test" in probe.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"]
