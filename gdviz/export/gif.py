@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import queue
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from .atomic import ExportCancelled, ExportError, atomic_path, check_writable
 
 Progress = Callable[[int, int], bool]   # (frames done, total or 0 when unknown) -> go on?
 
+MAX_SAMPLE_PIXELS = 4_000_000   # the palette's median cut looks at most this many pixels
 GREYS = ((0, 0, 0), (255, 255, 255), (64, 64, 64), (128, 128, 128), (192, 192, 192))
 MAX_COLORS = 254   # + 1 free index for delta frames' transparent pixels (a 255th colour made
                    # files ~0.2 % larger and nothing looked better)
@@ -65,6 +67,9 @@ def _as_rgb(frame: np.ndarray) -> np.ndarray:
 
 def unpack_rgb(packed: np.ndarray) -> np.ndarray:
     """``(h, w)`` uint32 ``0x..RRGGBB`` (Qt's RGB32 memory as uint32) -> ``(h, w, 3)`` uint8."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint32)
+    if sys.byteorder == "little":   # bytes B, G, R, A: one copy, no uint32 temporaries
+        return packed.view(np.uint8).reshape(*packed.shape, 4)[..., 2::-1].copy()
     return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255],
                     axis=-1).astype(np.uint8)
 
@@ -88,6 +93,10 @@ def build_palette(samples: Sequence[np.ndarray], forced: Iterable = (),
     frames = [_as_rgb(s) for s in samples]
     if not frames:
         return np.array(must, dtype=np.uint8)
+    pixels = sum(f.shape[0] * f.shape[1] for f in frames)
+    if pixels > MAX_SAMPLE_PIXELS:  # big frames: every k-th row and column tell the same
+        k = int(np.ceil(np.sqrt(pixels / MAX_SAMPLE_PIXELS)))
+        frames = [f[::k, ::k] for f in frames]
     w = max(f.shape[1] for f in frames)
     mosaic = np.zeros((sum(f.shape[0] for f in frames), w, 3), np.uint8)
     y = 0

@@ -180,3 +180,24 @@ def test_mp4_writer_and_real_size(qapp, tmp_path):
     assert re.search(r"Video: h264.*, 82x62\b", probe.stderr), probe.stderr
     assert "comment         : gdviz test" in probe.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"]
+
+
+def test_out_of_memory_is_one_line_and_no_file(qapp, tmp_path, monkeypatch, capsys):
+    from gdviz.export import gif, render
+
+    calls = []
+    real = gif.PaletteMapper.map_delta
+
+    def failing(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError()
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(gif.PaletteMapper, "map_delta", failing)
+    code = render.main(["--steps", "10", "--size", "64x48", "-o", str(tmp_path / "m.gif")])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.startswith("gdviz render: error: out of memory (64x48, 11 frames, 10 iterations)")
+    assert len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
