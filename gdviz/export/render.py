@@ -594,6 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in argv):
         build_parser().print_help()
         return 0
+    with _Interrupts() as stop:
+        return _render(argv, stop)
+
+
+def _render(argv: list[str], stop: _Interrupts) -> int:
     try:
         job = plan(argv)
     except UsageError as e:
@@ -624,24 +629,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.end_line()
         print(f"gdviz render: {text}", file=sys.stderr)
 
-    with _Interrupts() as stop:
-        try:
-            res = export_animation(session, job.output, steps=job.steps, frames=job.frames,
-                                   until_done=job.until_done, fps=job.fps, size=job.size,
-                                   trails=job.trails, legend=job.legend,
-                                   loss_plot=job.loss_plot, loop=job.loop,
-                                   comment=describe(job, session), progress=progress)
-        except (KeyboardInterrupt, ExportCancelled):
-            fail("interrupted, nothing written")
-            return 128 + (stop.signum or signal.SIGINT)
-        except MemoryError:
-            w, h = job.size
-            fail(f"error: out of memory ({w}x{h}, {job.frames} frames, {job.steps} "
-                 "iterations); nothing written -- try a smaller --size or fewer --frames/--steps")
-            return 1
-        except (ExportError, ValueError) as e:
-            fail(f"error: {e}")
-            return 2
+    try:
+        res = export_animation(session, job.output, steps=job.steps, frames=job.frames,
+                               until_done=job.until_done, fps=job.fps, size=job.size,
+                               trails=job.trails, legend=job.legend,
+                               loss_plot=job.loss_plot, loop=job.loop,
+                               comment=describe(job, session), progress=progress)
+    except (KeyboardInterrupt, ExportCancelled):
+        fail("interrupted, nothing written")
+        return 128 + (stop.signum or signal.SIGINT)
+    except MemoryError:
+        w, h = job.size
+        fail(f"error: out of memory ({w}x{h}, {job.frames} frames, {job.steps} "
+             "iterations); nothing written -- try a smaller --size or fewer --frames/--steps")
+        return 1
+    except (ExportError, ValueError) as e:
+        fail(f"error: {e}")
+        return 2
     if not job.quiet:
         where = {".gif": "the GIF comment", ".png": "the PNG Comment text",
                  ".mp4": "the MP4 comment metadata"}[job.output.suffix.lower()]
