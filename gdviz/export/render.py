@@ -271,7 +271,9 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     if suffix not in FORMATS:
         raise ExportError(f"Cannot write {path}: unknown format (use {', '.join(FORMATS)})")
     if per_frame is not None:
-        targets = [i * int(per_frame) for i in range(int(frames))]
+        # as frame_targets: a single frame shows the end of its one step of per_frame
+        targets = [i * int(per_frame) for i in range(int(frames))] if frames > 1 \
+            else [int(per_frame)]
     else:
         if steps is None:
             raise ValueError("export_animation needs steps or per_frame")

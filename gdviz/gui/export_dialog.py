@@ -69,8 +69,9 @@ class ExportOptions:
 
     @property
     def iterations(self) -> int:
-        """The iteration the last frame shows (frame 0 is the start)."""
-        return self.per_frame * (self.frames - 1)
+        """The iteration the last frame shows (frame 0 is the start; a single frame shows
+        iteration ``per_frame``)."""
+        return self.per_frame * max(self.frames - 1, 1)
 
     def command(self, session_file: str = "session.json") -> str:
         """The ``gdviz render`` command that makes the same animation from the session saved
