@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from gdviz.core import get_objective, simulate  # noqa: E402
 from gdviz.core.runspec import PALETTE, parse_run  # noqa: E402
 from gdviz.core.session import Session  # noqa: E402
+from gdviz.export.render import frame_targets  # noqa: E402
 
 RUNS = ["sgd:lr=0.0005", "momentum:lr=0.0005,momentum=0.9", "nag:lr=0.0005,momentum=0.9",
         "adagrad:lr=0.5", "rmsprop:lr=0.01", "adadelta:lr=10", "adam:lr=0.05",
@@ -77,7 +78,7 @@ def with_matplotlib(path: Path, frames: int, steps: int) -> float:
         dots.append(dot)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    targets = [((i + 1) * steps) // frames for i in range(frames)]
+    targets = frame_targets(steps, frames)  # the frames gdviz shows: the first is the start
 
     def update(i):
         t = targets[i]

@@ -5,23 +5,26 @@ How a frame becomes GIF pixels:
 * **One palette for the whole animation** (no per-frame flicker, no local colour tables): it is
   built once by Pillow's median-cut ``quantize`` of a mosaic of sample frames, and the colours
   that must stay exact -- the runs' colours, black, white and a few greys -- are forced into it.
-  It holds at most 254 colours: one index stays free so Pillow can mark unchanged pixels
-  transparent in the delta frames, one is a "twin" (see below).
+  It holds at most 254 colours; the next index marks unchanged pixels transparent.
 * **Mapping** uses ``PaletteMapper``: a lazily filled 2^24-entry lookup table from a packed RGB
   value to its nearest palette index.  After the first frame nearly every colour is known, so a
   frame costs a few numpy gathers instead of a per-pixel nearest-colour search.  No dithering: it
   would add noise that changes from frame to frame and defeats GIF's delta compression.
-* **Streaming**: frames are mapped as they arrive; only the small "P" images are kept (Pillow
-  needs them for delta encoding), never the RGB frames.
-* **Exact frame count**: Pillow merges a frame identical to the previous one into it.  To keep
-  the frame count and the per-frame duration as requested, such a frame gets one pixel swapped
-  for a "twin" palette entry of the same colour: invisible, and it costs a few bytes.
+* **Delta frames**: each frame after the first is only the bounding box of the pixels that
+  changed, unchanged pixels in it transparent, drawn over the previous frame ("do not
+  dispose").  A frame identical to the previous one is kept as one transparent pixel, so the
+  frame count and every frame's duration are as requested.
+* **Streaming**: the header and the global colour table are written once, then each frame is
+  LZW-encoded (Pillow's GIF encoder) and written as soon as it is made, to a temporary file
+  that replaces the target at the end.  Memory does not grow with the number of frames.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import struct
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,8 +37,10 @@ from .atomic import ExportCancelled, ExportError, atomic_path, check_writable
 
 Progress = Callable[[int, int], bool]   # (frames done, total or 0 when unknown) -> go on?
 
+MAX_SAMPLE_PIXELS = 4_000_000   # the palette's median cut looks at most this many pixels
 GREYS = ((0, 0, 0), (255, 255, 255), (64, 64, 64), (128, 128, 128), (192, 192, 192))
-MAX_COLORS = 254   # + 1 twin entry + 1 free index for Pillow's transparency = 256
+MAX_COLORS = 254   # + 1 free index for delta frames' transparent pixels (a 255th colour made
+                   # files ~0.2 % larger and nothing looked better)
 
 
 def hex_to_rgb(color: str | Sequence[int]) -> tuple[int, int, int]:
@@ -62,6 +67,9 @@ def _as_rgb(frame: np.ndarray) -> np.ndarray:
 
 def unpack_rgb(packed: np.ndarray) -> np.ndarray:
     """``(h, w)`` uint32 ``0x..RRGGBB`` (Qt's RGB32 memory as uint32) -> ``(h, w, 3)`` uint8."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint32)
+    if sys.byteorder == "little":   # bytes B, G, R, A: one copy, no uint32 temporaries
+        return packed.view(np.uint8).reshape(*packed.shape, 4)[..., 2::-1].copy()
     return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255],
                     axis=-1).astype(np.uint8)
 
@@ -85,6 +93,10 @@ def build_palette(samples: Sequence[np.ndarray], forced: Iterable = (),
     frames = [_as_rgb(s) for s in samples]
     if not frames:
         return np.array(must, dtype=np.uint8)
+    pixels = sum(f.shape[0] * f.shape[1] for f in frames)
+    if pixels > MAX_SAMPLE_PIXELS:  # big frames: every k-th row and column tell the same
+        k = int(np.ceil(np.sqrt(pixels / MAX_SAMPLE_PIXELS)))
+        frames = [f[::k, ::k] for f in frames]
     w = max(f.shape[1] for f in frames)
     mosaic = np.zeros((sum(f.shape[0] for f in frames), w, 3), np.uint8)
     y = 0
@@ -185,15 +197,6 @@ def frame_duration_ms(fps: float) -> int:
     return max(10, round(1000 / fps / 10) * 10)  # GIF delays are in 1/100 s
 
 
-def _pillow_loop(loop: int | None) -> dict:
-    """``0`` = forever, ``N`` = loop count N (Netscape extension), ``None`` = play once."""
-    if loop is None:
-        return {}
-    if not (isinstance(loop, (int, np.integer)) and 0 <= loop <= 65535):
-        raise ExportError(f"Invalid loop count: {loop!r} (0 = forever, or 1..65535)")
-    return {"loop": int(loop)}
-
-
 def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps: float = 25,
               loop: int | None = 0, colors: Iterable = (), comment: str | None = None,
               sample: Sequence[np.ndarray] | None = None, sample_extra: Sequence = (),
@@ -208,7 +211,7 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
     """
     path = check_writable(path)
     duration = frame_duration_ms(fps)
-    loop_kw = _pillow_loop(loop)
+    loop = _check_loop(loop)
     it = iter(frames)
     try:
         first = np.asarray(next(it))
@@ -216,20 +219,10 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
         raise ExportError("No frames to write") from None
     _as_rgb(first[:1, :1])  # checks the type
     palette = build_palette(list(sample) if sample else [first, *sample_extra], colors)
-    # the twin: a second index with the colour of the top-left pixel's palette entry
     mapper = PaletteMapper(palette)
-    first_idx = mapper.map(first)
-    twin_of = int(first_idx[0, 0])
-    twin = len(palette)
-    full = np.vstack([palette, palette[twin_of:twin_of + 1]])
-    pal_bytes = full.tobytes()
+    clear = len(palette)           # the transparent index: unchanged pixels of delta frames
     size = _size(first)
     count = 0
-
-    def to_image(idx: np.ndarray) -> Image.Image:
-        im = Image.fromarray(idx, "P")
-        im.putpalette(pal_bytes)
-        return im
 
     def tick() -> None:
         nonlocal count
@@ -237,56 +230,114 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
         if progress is not None and progress(count, total) is False:
             raise ExportCancelled()
 
-    prev: list[np.ndarray] = [first_idx, first]
-
-    def rest() -> Iterator[Image.Image]:
+    def blocks() -> Iterator[tuple[np.ndarray, tuple[int, int], int | None]]:
+        prev_idx, prev = mapper.map(first), first
+        yield prev_idx, (0, 0), None
+        tick()
         for frame in it:
             frame = np.asarray(frame)
             if _size(frame) != size:
                 raise ExportError(f"Frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
                                   f"expected {size[0]}x{size[1]}")
-            idx = mapper.map_delta(frame, prev[1], prev[0])
-            if np.array_equal(idx, prev[0]):
-                idx = _twin_swap(idx, twin_of, twin)
-            prev[0], prev[1] = idx, frame
-            yield to_image(idx)
+            idx = mapper.map_delta(frame, prev, prev_idx)
+            yield _delta(idx, prev_idx, clear)
+            prev_idx, prev = idx, frame
             tick()
 
+    header = _header(size, palette, loop, comment)
     with atomic_path(path) as tmp:
-        first_im = to_image(first_idx)
-        tick()
-        _save_pipelined(first_im, rest(), tmp, format="GIF", save_all=True, duration=duration,
-                        optimize=True, disposal=1, palette=pal_bytes,
-                        comment=(comment or "").encode("utf-8")[:65535] or None, **loop_kw)
+        _write_pipelined(tmp, header, blocks(), duration)
     return GifResult(path, count, path.stat().st_size, duration)
 
 
-_END, _ABORT = object(), object()
+def _check_loop(loop: int | None) -> int | None:
+    """``0`` = forever, ``N`` = loop count N (Netscape extension), ``None`` = play once."""
+    if loop is None:
+        return None
+    if not (isinstance(loop, (int, np.integer)) and 0 <= loop <= 65535):
+        raise ExportError(f"Invalid loop count: {loop!r} (0 = forever, or 1..65535)")
+    return int(loop)
 
 
-def _save_pipelined(first: Image.Image, rest: Iterator[Image.Image], path: Path,
-                    **options) -> None:
-    """``first.save(path, append_images=rest, **options)``, with Pillow on a worker thread.
+def _header(size: tuple[int, int], palette: np.ndarray, loop: int | None,
+            comment: str | None) -> bytes:
+    """GIF89a header, the global colour table (``palette`` + the transparent entry, padded to a
+    power of two), the Netscape loop extension and the comment extension."""
+    n = len(palette) + 1
+    bits = max(1, (n - 1).bit_length())                    # table of 2**bits entries
+    table = np.zeros((1 << bits, 3), np.uint8)
+    table[: len(palette)] = palette
+    out = [b"GIF89a", struct.pack("<HHBBB", size[0], size[1], 0x80 | (bits - 1), 0, 0),
+           table.tobytes()]
+    if loop is not None:
+        out.append(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00")
+    text = (comment or "").encode("utf-8")[:65535]
+    if text:
+        out.append(b"!\xfe")
+        out += [bytes([len(text[i:i + 255])]) + text[i:i + 255] for i in range(0, len(text), 255)]
+        out.append(b"\x00")
+    return b"".join(out)
 
-    The frames are made (rendered, mapped) on the calling thread -- Qt paints there -- while
-    Pillow's GIF writer compares and normalizes the previous ones: numpy, Qt and Pillow's C code
-    release the GIL, so the two stages overlap.  An error or a cancel on either side stops both
+
+def _delta(idx: np.ndarray, prev_idx: np.ndarray, clear: int
+           ) -> tuple[np.ndarray, tuple[int, int], int]:
+    """The part of frame ``idx`` to draw over ``prev_idx``: the bounding box of the pixels that
+    changed, with the unchanged ones inside it set to the transparent index ``clear``.  An
+    identical frame becomes one transparent pixel, so it still shows for its duration."""
+    changed = idx != prev_idx
+    rows = np.flatnonzero(changed.any(axis=1))
+    if rows.size == 0:
+        return np.full((1, 1), clear, np.uint8), (0, 0), clear
+    r0, r1 = rows[0], rows[-1] + 1
+    cols = np.flatnonzero(changed[r0:r1].any(axis=0))
+    c0, c1 = cols[0], cols[-1] + 1
+    box = idx[r0:r1, c0:c1].copy()
+    box[~changed[r0:r1, c0:c1]] = clear
+    return box, (int(c0), int(r0)), clear
+
+
+def _encode(block: np.ndarray, offset: tuple[int, int], clear: int | None,
+            duration: int) -> list[bytes]:
+    """One frame: graphic control extension (delay, "do not dispose", transparency), image
+    descriptor (no local colour table) and LZW data, by Pillow's GIF encoder."""
+    from PIL import GifImagePlugin
+
+    im = Image.fromarray(np.ascontiguousarray(block), "L")  # indices; "L" has no palette
+    params = {"duration": duration, "disposal": 1}
+    if clear is not None:
+        params["transparency"] = clear
+    return GifImagePlugin.getdata(im, offset, **params)
+
+
+_END = object()
+
+
+def _write_pipelined(path: Path, header: bytes, blocks: Iterator, duration: int) -> None:
+    """Write the GIF to ``path`` frame by frame, encoding and writing on a worker thread.
+
+    The frames are made (rendered, mapped, diffed) on the calling thread -- Qt paints there --
+    while the worker LZW-encodes and writes the previous ones: numpy, Qt and Pillow's C code
+    release the GIL, so the two stages overlap.  At most a few frames are in flight: memory does
+    not grow with the length of the animation.  An error or a cancel on either side stops both
     and is raised here; the caller removes the partial file.
     """
-    frames: queue.Queue = queue.Queue(maxsize=4)
+    todo: queue.Queue = queue.Queue(maxsize=4)
     failed: list[BaseException] = []
-
-    def source() -> Iterator[Image.Image]:
-        while (im := frames.get()) is not _END:
-            if im is _ABORT:
-                raise ExportCancelled()
-            yield im
+    stop = threading.Event()
 
     def writer() -> None:
         try:
-            first.save(path, append_images=source(), **options)
+            with open(path, "wb") as f:
+                f.write(header)
+                while (item := todo.get()) is not _END:
+                    if stop.is_set():
+                        return
+                    for chunk in _encode(*item, duration):
+                        f.write(chunk)
+                f.write(b";")
         except BaseException as e:  # noqa: BLE001 -- handed to the calling thread
             failed.append(e)
+            stop.set()
 
     worker = threading.Thread(target=writer, name="gif-writer", daemon=True)
     worker.start()
@@ -294,35 +345,25 @@ def _save_pipelined(first: Image.Image, rest: Iterator[Image.Image], path: Path,
     def put(item) -> None:
         while worker.is_alive():
             try:
-                frames.put(item, timeout=0.05)
+                todo.put(item, timeout=0.05)
                 return
             except queue.Full:
                 continue
 
     try:
-        for im in rest:
-            put(im)
+        for block in blocks:
+            put(block)
             if failed:
                 break
     except BaseException:
-        put(_ABORT)      # the writer stops at once; the caller deletes the partial file
+        stop.set()
+        put(_END)        # the writer stops at once; the caller deletes the partial file
         worker.join()
         raise
     put(_END)
     worker.join()
     if failed:
         raise failed[0]
-
-
-def _twin_swap(idx: np.ndarray, twin_of: int, twin: int) -> np.ndarray:
-    """``idx`` with one pixel of colour ``twin_of`` swapped to (or from) its ``twin`` index."""
-    flat = idx.ravel()
-    hits = np.flatnonzero((flat == twin_of) | (flat == twin))[:1]
-    if hits.size == 0:
-        return idx  # Pillow will merge the frame: rare (the corner colour vanished) and harmless
-    out = flat.copy()
-    out[hits[0]] = twin if flat[hits[0]] == twin_of else twin_of
-    return out.reshape(idx.shape)
 
 
 def read_gif_info(path: str | os.PathLike[str]) -> dict:

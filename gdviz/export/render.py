@@ -17,11 +17,13 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
 import re
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +39,10 @@ from .atomic import ExportCancelled, ExportError, check_writable, human_size
 
 FORMATS = (".gif", ".mp4", ".png")
 MAX_SIDE = 4096
-Progress = Callable[[int, int], bool]
+GIF_MAX_FPS = 50             # browsers play GIF delays under 20 ms as 100 ms
+MAX_ITERATIONS = 1_000_000   # per run: the whole history is kept to replay it frame by frame
+SIMULATING, FRAMES = "simulating", "frames"
+Progress = Callable[[int, int, str], bool]   # (done, total, SIMULATING or FRAMES) -> go on?
 
 
 class UsageError(Exception):
@@ -47,10 +52,13 @@ class UsageError(Exception):
 # ------------------------------------------------------------------------------ frame plans
 
 def frame_targets(steps: int, frames: int) -> list[int]:
-    """The iteration each frame shows: steps spread evenly, the last frame at ``steps``."""
+    """The iteration each frame shows: the first the start (iteration 0), the last ``steps``,
+    the others spread evenly between; a single frame shows ``steps``."""
     if frames < 1:
         raise ValueError(f"Invalid frames: {frames}")
-    return [((i + 1) * steps) // frames for i in range(frames)]
+    if frames == 1:
+        return [steps]
+    return [(i * steps) // (frames - 1) for i in range(frames)]
 
 
 @dataclass
@@ -60,11 +68,13 @@ class ExportResult:
     bytes: int
     seconds: float
     iterations: int       # the iteration the last frame shows
+    size: tuple[int, int] | None = None   # as written (an MP4 is padded to even sizes)
 
     def summary(self, fps: float | None = None, size: tuple[int, int] | None = None) -> str:
         parts = [f"{self.frames} frame{'s' if self.frames != 1 else ''}"]
         if fps and self.path.suffix.lower() != ".png":
             parts[0] += f" at {fps:g} fps"
+        size = self.size or size
         if size:
             parts.append(f"{size[0]}x{size[1]}")
         parts.append(f"{self.iterations} iterations")
@@ -156,14 +166,13 @@ class StageFrames:
         from PySide6.QtCore import QRectF
         from PySide6.QtGui import QPainter
 
+        from ..gui.stage import lay_out
+
         p = QPainter(img)
         try:
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-            item = view.plotItem
             size = QRectF(0, 0, self.w, h)
-            if item.geometry() != size:
-                item.setGeometry(size)
-                item.layout.activate()
+            lay_out(view, size)  # also at the size a fresh view starts with (640x480)
             view.scene().render(p, QRectF(0, y, self.w, h), size)
         finally:
             p.end()
@@ -210,6 +219,36 @@ def _ensure_app():
     return QApplication.instance() or QApplication(["gdviz-render"])
 
 
+def simulate(ctl, until: int, progress: Progress | None = None, *,
+             chunk_seconds: float = 0.1) -> None:
+    """Step ``ctl`` to iteration ``until`` (or until every run is done) in chunks of about
+    ``chunk_seconds``, calling ``progress(iteration, until, SIMULATING)`` before and after each;
+    False cancels (``ExportCancelled``).  The controller's signals are blocked meanwhile: the
+    stage is refreshed once, at the end."""
+    def go_on() -> None:
+        if progress is not None and progress(min(ctl.iteration, until), until,
+                                             SIMULATING) is False:
+            raise ExportCancelled()
+
+    go_on()
+    chunk = 16
+    blocked = ctl.blockSignals(True)
+    try:
+        while ctl.iteration < until and not ctl.is_done():
+            t0 = time.perf_counter()
+            if ctl.step(min(chunk, until - ctl.iteration)) == 0:
+                break
+            dt = time.perf_counter() - t0
+            chunk = int(min(max(chunk * chunk_seconds / max(dt, 1e-6), 1), chunk * 4))
+            go_on()
+    finally:
+        ctl.blockSignals(blocked)
+    # every run stopped early (converged or diverged): the simulation is done
+    if ctl.iteration < until and progress is not None \
+            and progress(until, until, SIMULATING) is False:
+        raise ExportCancelled()
+
+
 def export_animation(session: Session, path: str | os.PathLike[str], *,
                      steps: int | None = None, frames: int = 100, per_frame: int | None = None,
                      until_done: bool = False, fps: float = 25, size: tuple[int, int] = (640, 480),
@@ -218,11 +257,13 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                      progress: Progress | None = None, stage_factory=None) -> ExportResult:
     """Render ``session`` from its start points to ``path`` (.gif, .mp4 or .png).
 
-    Frame ``i`` shows iteration ``(i + 1) * steps // frames`` -- or, with ``per_frame``,
-    ``(i + 1) * per_frame``; with ``until_done`` frames stop once every run has converged or
-    diverged (``frames`` is then the cap).  ``progress(done, total)`` returning False cancels
-    (``ExportCancelled``); nothing is written on cancel or error.  Needs Qt (a QApplication is
-    made if there is none).
+    Frame 0 shows the start (iteration 0), frame ``i`` iteration ``i * steps // (frames - 1)``
+    -- or, with ``per_frame``, ``i * per_frame``; with ``until_done`` frames stop once every run
+    has converged or diverged (``frames`` is then the cap).  The simulation runs first, in
+    chunks: ``progress(iteration, last, SIMULATING)``, then ``progress(frame, frames, FRAMES)``;
+    returning False cancels (``ExportCancelled``).  Nothing is written on cancel or error.  At
+    most ``MAX_ITERATIONS`` (ExportError before any work).  Needs Qt (a QApplication is made if
+    there is none).
     """
     t0 = time.perf_counter()
     path = check_writable(path)
@@ -230,11 +271,16 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     if suffix not in FORMATS:
         raise ExportError(f"Cannot write {path}: unknown format (use {', '.join(FORMATS)})")
     if per_frame is not None:
-        targets = [(i + 1) * int(per_frame) for i in range(int(frames))]
+        # as frame_targets: a single frame shows the end of its one step of per_frame
+        targets = [i * int(per_frame) for i in range(int(frames))] if frames > 1 \
+            else [int(per_frame)]
     else:
         if steps is None:
             raise ValueError("export_animation needs steps or per_frame")
         targets = frame_targets(int(steps), int(frames))
+    if targets[-1] > MAX_ITERATIONS:
+        raise ExportError(f"Too many iterations: {targets[-1]:,} (at most {MAX_ITERATIONS:,}); "
+                          "use fewer frames or fewer iterations per frame")
     width, height = size
     if suffix == ".mp4":
         from .video import MP4_MISSING, mp4_available
@@ -261,6 +307,10 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
         return fast[0].packed(history)
 
     shown = [0]
+    out_size = [(int(width), int(height))]
+
+    def frame_progress(done: int, total: int) -> bool:
+        return progress is None or progress(done, total, FRAMES) is not False
 
     def frames_iter() -> Iterator:
         """Replays the simulation (run once, up front) frame by frame."""
@@ -272,36 +322,36 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                 return
 
     try:
+        simulate(ctl, targets[-1], progress)
+        stage.refresh()
         if suffix == ".png":
             from .gif import write_png
-            ctl.step(targets[-1])
             shown[0] = ctl.iteration
             write_png(path, stage.render(width, height, trails=trails, legend=legend,
                                          loss_plot=loss_plot), comment=comment)
             n = 1
-            if progress is not None:
-                progress(1, 1)
+            frame_progress(1, 1)
         elif suffix == ".gif":
             from .gif import write_gif
-            ctl.step(targets[-1])
             last = render(ctl.history())  # the palette is built from the last and first frames
             res = write_gif(path, frames_iter(), fps=fps, loop=loop, colors=colors,
                             comment=comment, sample=None, total=len(targets),
-                            progress=progress, sample_extra=[last])
+                            progress=frame_progress, sample_extra=[last])
             n = res.frames
         else:
             from .gif import unpack_rgb
             from .video import write_mp4
-            ctl.step(targets[-1])
             n = write_mp4(path, (unpack_rgb(f) for f in frames_iter()), fps=fps,
-                          comment=comment, total=len(targets), progress=progress)
+                          comment=comment, total=len(targets), progress=frame_progress)
+            out_size[0] = (width + width % 2, height + height % 2)  # yuv420p: even sizes
     finally:
         for f in fast:
             f.close()
         ctl.pause()
         stage.deleteLater()
         ctl.deleteLater()
-    return ExportResult(path, n, path.stat().st_size, time.perf_counter() - t0, shown[0])
+    return ExportResult(path, n, path.stat().st_size, time.perf_counter() - t0, shown[0],
+                        out_size[0])
 
 
 # ------------------------------------------------------------------------------ command line
@@ -339,8 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", action="append", default=[], metavar="X[,Y]",
                    help="a start point (repeatable), e.g. --start=-1.5,2.5")
     p.add_argument("--steps", type=int, help="iterations in all (default 200)")
-    p.add_argument("--frames", type=int, help="frames in all (default: steps, at most 200)")
-    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    p.add_argument("--frames", type=int, help="frames in all, the first showing the start "
+                   "(default: steps + 1, at most 200)")
+    p.add_argument("--until-done", action="store_true",
+                   help="stop once every run has converged or diverged (--frames is the cap)")
+    p.add_argument("--fps", type=float, default=25.0,
+                   help=f"frames per second (default 25; a GIF at most {GIF_MAX_FPS})")
     p.add_argument("--size", default="640x480", help="WIDTHxHEIGHT in pixels (default 640x480)")
     p.add_argument("-o", "--output", default="gdviz.gif",
                    help="output file: .gif, .mp4, or .png (the last frame)")
@@ -351,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw the legend (default on)")
     p.add_argument("--loss-plot", action="store_true", help="add the loss plot under the canvas")
     p.add_argument("--loop", type=int, default=0,
-                   help="GIF loop count: 0 = forever (default), -1 = play once, N = N loops")
+                   help="GIF loop count: 0 = forever (default), -1 = play once, N = repeat N "
+                   "times after the first play (N + 1 plays in all)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     return p
 
@@ -389,6 +444,7 @@ class RenderJob:
     loss_plot: bool
     loop: int | None
     quiet: bool
+    until_done: bool
     default_runs: bool     # no --run and no session: the app's default runs
     command: str
 
@@ -431,7 +487,7 @@ def plan(argv: Sequence[str]) -> RenderJob:
     steps = args.steps if args.steps is not None else 200
     if steps < 1 or steps > 1_000_000:
         raise UsageError(f"invalid --steps {steps} (need 1..1000000)")
-    frames = args.frames if args.frames is not None else min(steps, 200)
+    frames = args.frames if args.frames is not None else min(steps + 1, 200)
     if frames < 1 or frames > 10_000:
         raise UsageError(f"invalid --frames {frames} (need 1..10000)")
     if not (0 < args.fps <= 100):
@@ -442,6 +498,9 @@ def plan(argv: Sequence[str]) -> RenderJob:
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"invalid --output {args.output!r} (use a .gif, .mp4 or .png name)")
+    if out.suffix.lower() == ".gif" and args.fps > GIF_MAX_FPS:
+        raise UsageError(f"invalid --fps {args.fps:g} for a GIF (at most {GIF_MAX_FPS}: "
+                         "browsers play faster GIFs slower; use .mp4 for more)")
     if out.suffix.lower() == ".mp4":
         from .video import MP4_MISSING, mp4_available
         if not mp4_available():
@@ -453,7 +512,8 @@ def plan(argv: Sequence[str]) -> RenderJob:
     session.max_steps = max(session.max_steps, steps)
     return RenderJob(session, out, steps, frames, args.fps, size, args.trails, args.legend,
                      args.loss_plot, None if args.loop == -1 else args.loop, args.quiet,
-                     not args.run and not args.session, "gdviz render " + shlex.join(argv))
+                     args.until_done, not args.run and not args.session,
+                     "gdviz render " + shlex.join(argv))
 
 
 def describe(job: RenderJob, session: Session) -> str:
@@ -461,28 +521,73 @@ def describe(job: RenderJob, session: Session) -> str:
     d = to_dict(session)
     settings = {"steps": job.steps, "frames": job.frames, "fps": job.fps,
                 "size": f"{job.size[0]}x{job.size[1]}", "trails": job.trails,
-                "legend": job.legend, "loss_plot": job.loss_plot, "loop": job.loop}
+                "legend": job.legend, "loss_plot": job.loss_plot, "loop": job.loop,
+                "until_done": job.until_done}
     return (f"Made with gdviz {__version__}: {job.command}\n"
             f"settings: {json.dumps(settings, separators=(',', ':'))}\n"
             f"session: {json.dumps(d, separators=(',', ':'))}")
 
 
 class _Bar:
-    def __init__(self, stream, label: str) -> None:
-        self.stream, self.label, self.last = stream, label, -1.0
+    """The terminal progress bar: one line, redrawn at most ten times a second; the simulation
+    and the frames each fill it once."""
 
-    def __call__(self, done: int, total: int) -> bool:
+    def __init__(self, stream, label: str) -> None:
+        self.stream, self.label, self.last, self.phase = stream, label, -1.0, None
+        self.open = False     # a bar is drawn and its line not ended
+
+    def __call__(self, done: int, total: int, phase: str = FRAMES) -> bool:
         now = time.perf_counter()
-        if done < total and now - self.last < 0.1:
+        new_phase = phase != self.phase
+        if not new_phase and done < total and now - self.last < 0.1:
             return True
-        self.last = now
-        frac = done / total if total else 0.0
-        n = int(30 * frac)
-        self.stream.write(f"\r{self.label} [{'#' * n}{'.' * (30 - n)}] {done}/{total}")
-        if done >= total:
+        if new_phase and self.open:
             self.stream.write("\n")
+        self.last, self.phase = now, phase
+        frac = min(done / total, 1.0) if total else 0.0
+        n = int(30 * frac)
+        what = f"{self.label} (simulating)" if phase == SIMULATING else self.label
+        self.stream.write(f"\r{what} [{'#' * n}{'.' * (30 - n)}] {done}/{total}")
+        self.open = True
+        if done >= total and phase == FRAMES:
+            self.stream.write("\n")
+            self.open = False
         self.stream.flush()
         return True
+
+    def end_line(self) -> None:
+        if self.open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM only set a flag while frames are made: raising KeyboardInterrupt
+    inside a Qt paint is swallowed by pyqtgraph (or crashes); the progress callback reads the
+    flag and cancels the export cleanly instead."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self) -> _Interrupts:
+        for name in self.SIGNALS:
+            num = getattr(signal, name, None)
+            if num is not None:
+                # not in the main thread, or not supported: the default behaviour stays
+                with contextlib.suppress(ValueError, OSError):
+                    self._old[num] = signal.signal(num, self._caught)
+        return self
+
+    def _caught(self, signum, _frame) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        for num, old in self._old.items():
+            signal.signal(num, old)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -491,6 +596,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in argv):
         build_parser().print_help()
         return 0
+    with _Interrupts() as stop:
+        return _render(argv, stop)
+
+
+def _render(argv: list[str], stop: _Interrupts) -> int:
     try:
         job = plan(argv)
     except UsageError as e:
@@ -508,19 +618,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not r.color:
             r.color = free.pop(0) if free else PALETTE[0]
     bar = _Bar(sys.stderr, job.output.name) if sys.stderr.isatty() and not job.quiet else None
+
+    def progress(done: int, total: int, phase: str) -> bool:
+        if stop.signum is not None:
+            return False
+        if bar is not None:
+            bar(done, total, phase)
+        return True
+
+    def fail(text: str) -> None:
+        if bar is not None:
+            bar.end_line()
+        print(f"gdviz render: {text}", file=sys.stderr)
+
     try:
         res = export_animation(session, job.output, steps=job.steps, frames=job.frames,
-                               fps=job.fps, size=job.size, trails=job.trails, legend=job.legend,
+                               until_done=job.until_done, fps=job.fps, size=job.size,
+                               trails=job.trails, legend=job.legend,
                                loss_plot=job.loss_plot, loop=job.loop,
-                               comment=describe(job, session), progress=bar)
-    except KeyboardInterrupt:
-        print("\ngdviz render: interrupted, nothing written", file=sys.stderr)
-        return 130
-    except ExportCancelled:
-        print("gdviz render: cancelled, nothing written", file=sys.stderr)
+                               comment=describe(job, session), progress=progress)
+    except (KeyboardInterrupt, ExportCancelled):
+        fail("interrupted, nothing written")
+        return 128 + (stop.signum or signal.SIGINT)
+    except MemoryError:
+        w, h = job.size
+        fail(f"error: out of memory ({w}x{h}, {job.frames} frames, {job.steps} "
+             "iterations); nothing written -- try a smaller --size or fewer --frames/--steps")
         return 1
     except (ExportError, ValueError) as e:
-        print(f"gdviz render: error: {e}", file=sys.stderr)
+        fail(f"error: {e}")
         return 2
     if not job.quiet:
         where = {".gif": "the GIF comment", ".png": "the PNG Comment text",

@@ -3,11 +3,14 @@
 The export renders a COPY of the current session from its start points, on its own offscreen
 Controller and Stage (``gdviz.export.render.export_animation``, the code path of ``gdviz
 render``): the user's view, iteration and play state are not touched.  The UI stays alive
-(events are processed between frames) and Cancel leaves no file behind.
+(events are processed between simulation chunks and between frames) and Cancel leaves no file
+behind.  The file's comment holds the settings, the session and the ``gdviz render`` command
+that makes the same animation.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +36,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..export.atomic import ExportCancelled, ExportError, human_size
-from ..export.render import ExportResult, export_animation
+from ..export.render import (
+    GIF_MAX_FPS,
+    MAX_ITERATIONS,
+    SIMULATING,
+    ExportResult,
+    export_animation,
+)
 from ..export.video import MP4_MISSING, mp4_available
 
 
@@ -45,7 +54,7 @@ class ExportOptions:
     until_done: bool = False           # stop when every run has converged or diverged
     fps: float = 25.0
     size: tuple[int, int] = (800, 600)
-    loop: int | None = 0               # 0 forever, None once, N = N loops
+    loop: int | None = 0               # GIF loop extension: 0 forever, None once, N: N + 1 plays
     trails: bool = True
     legend: bool = True
     loss_plot: bool = False
@@ -58,13 +67,42 @@ class ExportOptions:
                 f"{self.fps:g} fps, {self.size[0]}x{self.size[1]}, trails={self.trails}, "
                 f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}")
 
+    @property
+    def iterations(self) -> int:
+        """The iteration the last frame shows (frame 0 is the start; a single frame shows
+        iteration ``per_frame``)."""
+        return self.per_frame * max(self.frames - 1, 1)
+
+    def command(self, session_file: str = "session.json") -> str:
+        """The ``gdviz render`` command that makes the same animation from the session saved
+        as ``session_file``."""
+        args = ["--session", session_file, "--steps", str(max(self.iterations, 1)),
+                "--frames", str(self.frames), "--fps", f"{self.fps:g}",
+                "--size", f"{self.size[0]}x{self.size[1]}"]
+        if self.until_done:
+            args.append("--until-done")
+        if not self.trails:
+            args.append("--no-trails")
+        if not self.legend:
+            args.append("--no-legend")
+        if self.loss_plot:
+            args.append("--loss-plot")
+        if Path(self.path).suffix.lower() == ".gif":
+            args += ["--loop", str(-1 if self.loop is None else self.loop)]
+        args += ["-o", Path(self.path).name]
+        return "gdviz render " + shlex.join(args)
+
 
 class ExportDialog(QDialog):
     """Asks for the ExportOptions; ``options()`` reads them back."""
 
+    GIF_MAX_FPS = GIF_MAX_FPS   # browsers play GIF delays under 20 ms as 100 ms
+    MP4_MAX_FPS = 100
+
     def __init__(self, parent: QWidget | None = None, *, size: tuple[int, int] = (800, 600),
-                 path: str = "gdviz.gif") -> None:
+                 path: str = "gdviz.gif", trails: bool = True, loss_plot: bool = False) -> None:
         super().__init__(parent)
+        self._confirmed = ""    # a path the file dialog already asked to overwrite
         self.setWindowTitle("Export animation")
         form = QFormLayout(self)
         self.per_frame = QSpinBox()
@@ -94,8 +132,12 @@ class ExportDialog(QDialog):
         form.addRow("Length", row)
 
         self.fps = QDoubleSpinBox()
-        self.fps.setRange(1, 100)
+        self.fps.setRange(1, self.GIF_MAX_FPS)
         self.fps.setValue(25)
+        self.fps.setToolTip(
+            f"GIF: at most {self.GIF_MAX_FPS} fps. Browsers show GIF frames shorter than 20 ms "
+            "for 100 ms, so a faster GIF would play slower; GIF delays are whole hundredths of a "
+            f"second (25 and 50 fps are exact). MP4: up to {self.MP4_MAX_FPS} fps.")
         form.addRow("Frames per second", self.fps)
 
         self.width_box, self.height_box = QSpinBox(), QSpinBox()
@@ -109,26 +151,31 @@ class ExportDialog(QDialog):
         form.addRow("Size (width, height)", row)
 
         self.loop = QComboBox()
-        self.loop.addItems(["Forever", "Once", "N times"])
+        self.loop.addItems(["Forever", "Play once", "Play N times"])
         self.loop_n = QSpinBox()
-        self.loop_n.setRange(1, 65535)
+        self.loop_n.setRange(2, 65536)
         self.loop_n.setValue(3)
+        self.loop_n.setSuffix(" times")
         self.loop_n.setEnabled(False)
         self.loop.currentIndexChanged.connect(lambda i: self.loop_n.setEnabled(i == 2))
+        self.loop.setToolTip("How many times a browser plays the GIF, the first play included")
         row = QHBoxLayout()
         row.addWidget(self.loop)
         row.addWidget(self.loop_n)
-        form.addRow("Loop", row)
+        form.addRow("Play", row)
 
         self.trails = QCheckBox("Trails")
-        self.trails.setChecked(True)
+        self.trails.setChecked(trails)
         self.legend = QCheckBox("Legend")
         self.legend.setChecked(True)
         self.loss_plot = QCheckBox("Loss plot")
+        self.loss_plot.setChecked(loss_plot)
+        self.canvas_only = QCheckBox("Canvas only")
+        self.canvas_only.setToolTip("The surface and the balls: no trails, legend or loss plot")
+        self.canvas_only.toggled.connect(self._canvas_only_changed)
         row = QHBoxLayout()
-        for w in (self.trails, self.legend, self.loss_plot):
+        for w in (self.trails, self.legend, self.loss_plot, self.canvas_only):
             row.addWidget(w)
-        self.trails.setToolTip("Untick all three for the canvas only")
         form.addRow("Include", row)
 
         self.format = QComboBox()
@@ -136,6 +183,7 @@ class ExportDialog(QDialog):
         if not mp4_available():
             item = self.format.model().item(1)
             item.setEnabled(False)
+            item.setText("MP4 (needs imageio-ffmpeg)")
             item.setToolTip(MP4_MISSING)
             self.format.setToolTip(MP4_MISSING)
         self.format.currentIndexChanged.connect(self._format_changed)
@@ -162,7 +210,14 @@ class ExportDialog(QDialog):
     def _format_changed(self, _i: int) -> None:
         p = Path(self.path.text() or "gdviz.gif")
         self.path.setText(str(p.with_suffix(self._suffix())))
-        self.loop.setEnabled(self._suffix() == ".gif")
+        gif = self._suffix() == ".gif"
+        self.loop.setEnabled(gif)
+        self.loop_n.setEnabled(gif and self.loop.currentIndex() == 2)
+        self.fps.setMaximum(self.GIF_MAX_FPS if gif else self.MP4_MAX_FPS)
+
+    def _canvas_only_changed(self, on: bool) -> None:
+        for box in (self.trails, self.legend, self.loss_plot):
+            box.setEnabled(not on)
 
     def _browse(self) -> None:
         kind = "MP4 video (*.mp4)" if self._suffix() == ".mp4" else "GIF animation (*.gif)"
@@ -170,17 +225,43 @@ class ExportDialog(QDialog):
         if name:
             if not name.lower().endswith(self._suffix()):
                 name += self._suffix()
+            else:
+                self._confirmed = name  # the file dialog asked already
             self.path.setText(name)
 
+    def accept(self) -> None:
+        """Check the length and the target before closing: too many iterations, or an existing
+        file the user did not agree to replace, keep the dialog open."""
+        opts = self.options()
+        if opts.iterations > MAX_ITERATIONS:
+            QMessageBox.warning(
+                self, "Export animation",
+                f"{opts.per_frame:,} iterations per frame over {opts.frames:,} frames is "
+                f"{opts.iterations:,} iterations; at most {MAX_ITERATIONS:,} can be exported. "
+                "Use fewer frames or fewer iterations per frame.")
+            return
+        target = Path(opts.path).expanduser()
+        if opts.path and opts.path != self._confirmed and target.is_file():
+            answer = QMessageBox.question(
+                self, "Export animation", f"{target} already exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        super().accept()
+
     def options(self) -> ExportOptions:
-        loop = {0: 0, 1: None, 2: self.loop_n.value()}[self.loop.currentIndex()]
+        plays = self.loop_n.value()
+        loop = {0: 0, 1: None, 2: plays - 1}[self.loop.currentIndex()]  # N plays: N - 1 loops
         until = self.mode_until.isChecked()
+        bare = self.canvas_only.isChecked()
         return ExportOptions(path=self.path.text().strip(), per_frame=self.per_frame.value(),
                              frames=self.cap.value() if until else self.frames.value(),
                              until_done=until, fps=self.fps.value(),
                              size=(self.width_box.value(), self.height_box.value()), loop=loop,
-                             trails=self.trails.isChecked(), legend=self.legend.isChecked(),
-                             loss_plot=self.loss_plot.isChecked())
+                             trails=self.trails.isChecked() and not bare,
+                             legend=self.legend.isChecked() and not bare,
+                             loss_plot=self.loss_plot.isChecked() and not bare)
 
 
 def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> ExportResult | None:
@@ -190,15 +271,24 @@ def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> Expo
     ``interactive``; errors are re-raised otherwise, except a cancel).
     """
     session = window.controller.session()
-    total = opts.frames
-    progress = QProgressDialog("Rendering frames…", "Cancel", 0, total, window)
+    progress = QProgressDialog("Simulating…", "Cancel", 0, max(opts.iterations, 1), window)
     progress.setWindowTitle("Export animation")
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     progress.setMinimumDuration(300)
     progress.setValue(0)
+    phase = [SIMULATING]
 
-    def tick(done: int, _total: int) -> bool:
-        progress.setValue(min(done, total))
+    def tick(done: int, total: int, what: str) -> bool:
+        if progress.wasCanceled():
+            return False
+        if what != phase[0]:
+            phase[0] = what
+            progress.setLabelText("Rendering frames…")
+            progress.setMaximum(max(opts.frames, 1))
+        if what == SIMULATING:
+            progress.setLabelText(f"Simulating… iteration {done:,} of {total:,}")
+            progress.setMaximum(max(total, 1))
+        progress.setValue(min(done, progress.maximum()))
         QApplication.processEvents()
         return not progress.wasCanceled()
 
@@ -210,6 +300,13 @@ def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> Expo
                                   comment=_comment(opts, session), progress=tick)
     except ExportCancelled:
         _status(window, "Export cancelled; nothing written")
+        return None
+    except MemoryError:
+        if not interactive:
+            raise
+        QMessageBox.critical(window, "Export animation",
+                             f"Out of memory at {opts.size[0]}x{opts.size[1]} with {opts.frames} "
+                             "frames; nothing written. Try a smaller size or fewer frames.")
         return None
     except (ExportError, ValueError, OSError) as e:
         if not interactive:
@@ -230,6 +327,8 @@ def _comment(opts: ExportOptions, session) -> str:
     from ..core.session import to_dict
 
     return (f"Made with gdviz {__version__}, {opts.describe()}\n"
+            f"to make it again, save the session line's JSON as session.json and run: "
+            f"{opts.command()}\n"
             f"session: {json.dumps(to_dict(session), separators=(',', ':'))}")
 
 

@@ -166,7 +166,9 @@ def _canvas_size(window) -> tuple[int, int]:
 
 def export_animation_dialog(window) -> None:
     path = str(Path(_last_dir("export")) / "gdviz.gif")
-    dlg = ExportDialog(window, size=_canvas_size(window), path=path)
+    stage = window.stage
+    dlg = ExportDialog(window, size=_canvas_size(window), path=path,
+                       trails=stage.canvas.show_trails, loss_plot=not stage.loss.isHidden())
     if dlg.exec() != ExportDialog.DialogCode.Accepted:
         return
     opts = dlg.options()

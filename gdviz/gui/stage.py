@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QImage, QPainter, QPicture
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from .canvas import BG, Canvas, Thinned
@@ -315,12 +315,40 @@ def _paint_view(view: pg.PlotWidget, p: QPainter, target: QRectF, keep: bool) ->
     old = item.geometry()
     size = QRectF(0, 0, target.width(), target.height())
     same = old == size
-    if not same:
-        item.setGeometry(size)
-        item.layout.activate()
+    lay_out(view, size)
     try:
         view.scene().render(p, target, size)
     finally:
         if not same and not keep:
             item.setGeometry(old)
             item.layout.activate()
+
+
+def lay_out(view: pg.PlotWidget, size: QRectF) -> None:
+    """Give ``view``'s plot item the geometry ``size`` and settle its layout before a paint.
+
+    The layout is activated even when the size is already right: a never-shown view starts at
+    exactly 640x480 with the items added since (the colour bar) not yet placed.  An axis learns
+    how wide its tick labels are only when it draws them, and resizes itself then, which would
+    move the plot between two paints (the export paints its static layer once): so the axes'
+    pictures are drawn here, into a throwaway QPicture (the real paint replays them), and the
+    layout activated again until nothing moves.  Once settled, this returns at once.
+    """
+    item = view.plotItem
+    if item.geometry() != size:
+        item.setGeometry(size)
+    for _ in range(4):
+        item.layout.activate()
+        axes = [it for it in view.scene().items()
+                if isinstance(it, pg.AxisItem) and it.picture is None and it.isVisible()]
+        if not axes:
+            return
+        pic = QPicture()
+        painter = QPainter(pic)
+        try:
+            for ax in axes:
+                ax.paint(painter, None, None)
+        finally:
+            painter.end()
+        if item.layout.isActivated():
+            return

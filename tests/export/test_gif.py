@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from gif_blocks import parse_gif
 from PIL import Image
 
 from gdviz.export.atomic import ExportCancelled, ExportError, check_writable, human_size
@@ -69,9 +70,38 @@ def test_gif_reads_back(tmp_path):
     assert b0 - b1 == pytest.approx(44)
     with Image.open(path) as im:
         pal = np.array(im.getpalette()).reshape(-1, 3)
-        assert im.info.get("transparency") is not None or True
+        assert "transparency" not in im.info          # the first frame is whole
+        assert res_transparent(path) not in np.asarray(im)  # ... and never uses that index
     rows = {tuple(c) for c in pal.tolist()}
     assert {ORANGE, BLUE, (0, 0, 0), (255, 255, 255)} <= rows
+
+
+def res_transparent(path):
+    idx = {f.transparent for f in parse_gif(path).frames[1:]}
+    assert len(idx) == 1 and None not in idx, idx
+    return idx.pop()
+
+
+def test_gif_blocks_single_global_palette(tmp_path):
+    """What Pillow's reader hides: one global colour table, no local ones, the loop value
+    as written, every frame's delay; delta frames are boxes with a free transparent index."""
+    path = tmp_path / "b.gif"
+    write_gif(path, moving_frames(12), fps=20, loop=0, colors=["#E69F00", "#56B4E9"])
+    g = parse_gif(path)
+    assert g.size == (80, 60)
+    assert g.global_table is not None and len(g.global_table) == 256
+    assert [f.local_table for f in g.frames] == [False] * 12
+    assert g.loop == 0
+    assert [f.delay_ms for f in g.frames] == [50] * 12
+    assert {f.disposal for f in g.frames} == {1}       # do not dispose: deltas build up
+    assert g.frames[0].rect == (0, 0, 80, 60) and g.frames[0].transparent is None
+    assert all(f.rect[2] * f.rect[3] < 80 * 60 / 2 for f in g.frames[1:])  # small boxes
+    assert ORANGE in g.global_table and BLUE in g.global_table
+    write_gif(tmp_path / "once.gif", moving_frames(3), loop=None)
+    assert parse_gif(tmp_path / "once.gif").loop is None
+    write_gif(tmp_path / "three.gif", moving_frames(3), loop=2, fps=10)
+    g = parse_gif(tmp_path / "three.gif")
+    assert g.loop == 2 and [f.delay_ms for f in g.frames] == [100] * 3
 
 
 def test_identical_frames_are_kept(tmp_path):
@@ -83,6 +113,9 @@ def test_identical_frames_are_kept(tmp_path):
     frames = frames_of(path)
     for f in frames[4:]:
         np.testing.assert_array_equal(f, frames[3])
+    g = parse_gif(path)
+    assert [f.delay_ms for f in g.frames] == [40] * 10
+    assert all(f.rect[2:] == (1, 1) and f.transparent is not None for f in g.frames[4:])
 
 
 def test_loop_variants(tmp_path):
@@ -130,9 +163,9 @@ def test_writer_failure_midway_leaves_nothing(tmp_path, monkeypatch):
     partial file is left."""
     import threading
 
-    from PIL import GifImagePlugin
+    from gdviz.export import gif
 
-    real, calls = GifImagePlugin._normalize_palette, []
+    real, calls = gif._encode, []
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -140,7 +173,7 @@ def test_writer_failure_midway_leaves_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(GifImagePlugin, "_normalize_palette", failing)
+    monkeypatch.setattr(gif, "_encode", failing)
     with pytest.raises(ExportError, match="w.gif: No space left"):
         write_gif(tmp_path / "w.gif", moving_frames(30), total=30)
     assert list(tmp_path.iterdir()) == []
@@ -240,3 +273,48 @@ def test_permission_denied_even_as_root(tmp_path, monkeypatch):
     with pytest.raises(ExportError, match=r"^Cannot write .*x\.gif: Permission denied$"):
         write_gif(tmp_path / "x.gif", never())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_keeps_mode_and_umask(tmp_path):
+    import stat
+    import threading
+
+    from gdviz.export import atomic
+
+    old = tmp_path / "old.gif"
+    old.write_bytes(b"old")
+    old.chmod(0o640)
+    write_gif(old, moving_frames(3))
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640      # kept, not reset
+    write_gif(tmp_path / "new.gif", moving_frames(3))
+    assert stat.S_IMODE((tmp_path / "new.gif").stat().st_mode) == 0o666 & ~atomic._UMASK
+    # the umask is never changed while writing (a file made meanwhile on another thread
+    # would get a umask of 0)
+    seen, stop = set(), threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.add(atomic._read_umask())
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        for i in range(20):
+            atomic.write_text_atomic(tmp_path / f"t{i}.txt", "x")
+    finally:
+        stop.set()
+        t.join()
+    assert seen == {atomic._UMASK}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self") or not os.path.isdir("/sys/kernel"),
+                    reason="Linux /proc and /sys")
+@pytest.mark.parametrize("target", ["/proc/x.gif", "/sys/x.gif"])
+def test_unwritable_even_as_root(target):
+    def never():
+        raise AssertionError("frames must not be rendered")
+        yield
+
+    with pytest.raises(ExportError, match=r"^Cannot write /(proc|sys)/x\.gif: "):
+        write_gif(target, never())
+    assert not os.path.exists(target)

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -49,7 +51,8 @@ def test_render_gif(tmp_path):
     assert '"steps":40' in comment
     orange = (0xE6, 0x9F, 0x00)
     assert orange in pal
-    moved = centroid(frames[-1], orange) - centroid(frames[0], orange)
+    # frame 0 is the start: both balls on it, the later run (sgd) drawn over adam's
+    moved = centroid(frames[-1], orange) - centroid(frames[1], orange)
     assert np.hypot(*moved) > 3
     assert [p.name for p in tmp_path.iterdir()] == ["adam.gif"]
 
@@ -95,6 +98,10 @@ def test_render_python_main_py(tmp_path):
     (["--session", "missing.json"], "Cannot read"),
     (["-o", "x.bmp"], "invalid --output"),
     (["-o", "nodir/x.gif"], "No such directory"),
+    (["--frames", "0"], "invalid --frames 0"),
+    (["--frames", "10001"], "invalid --frames"),
+    (["--fps", "60"], "invalid --fps 60 for a GIF (at most 50"),
+    (["--steps", "1000001"], "invalid --steps"),
 ])
 def test_bad_input(tmp_path, args, msg):
     args = [a if a not in ("x.bmp", "nodir/x.gif", "missing.json") else tmp_path / a
@@ -130,3 +137,109 @@ def test_unwritable_output_is_checked_first(tmp_path):
 def test_help():
     r = render("--help")
     assert r.returncode == 0 and "--start" in r.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc and /sys")
+@pytest.mark.parametrize("target", ["/proc/x.gif", "/sys/x.gif"])
+def test_unwritable_even_as_root(tmp_path, target):
+    r = render("--steps", "3", "-o", target, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"gdviz render: error: Cannot write {target}: ")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(target) and list(tmp_path.iterdir()) == []
+
+
+def test_render_sets_the_qt_platform_itself(tmp_path):
+    """No display, no QT_QPA_PLATFORM: the command picks the offscreen platform itself."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    r = subprocess.run([sys.executable, "-m", "gdviz", "render", "--steps", "4", "--frames", "3",
+                        "--size", "64x48", "-o", str(tmp_path / "a.gif")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.n_frames == 3
+
+
+def _wait_for_part(folder, proc, timeout=60):
+    """Wait until the export writes its temporary file (the frames are being painted)."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = seen + 1 if any(p.name.endswith(".part") for p in folder.iterdir()) else 0
+        if seen >= 3:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the render did not start writing")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_while_painting_frames(tmp_path, sig, code):
+    out = tmp_path / "long.gif"
+    proc = subprocess.Popen([sys.executable, "-m", "gdviz", "render", "--steps", "4000",
+                             "--frames", "4000", "--size", "320x240", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        _wait_for_part(tmp_path, proc)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, stderr
+    assert stderr.strip() == "gdviz render: interrupted, nothing written", stderr
+    assert stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_signal_while_simulating(tmp_path):
+    out = tmp_path / "long.gif"
+    proc = subprocess.Popen([sys.executable, "-m", "gdviz", "render", "--run", "sgd:lr=0.00001",
+                             "--steps", "1000000", "--frames", "10", "--size", "64x48",
+                             "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - t0 < 5
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "gdviz render: interrupted, nothing written", stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals")
+def test_progress_bar_on_a_terminal(tmp_path):
+    import pty
+
+    main, sub = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "gdviz", "render", "--steps", "30",
+                                 "--frames", "6", "--size", "64x48", "-o", str(tmp_path / "b.gif")],
+                                stdout=subprocess.PIPE, stderr=sub, env=ENV)
+        os.close(sub)
+        chunks = []
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:      # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(main)
+    assert proc.returncode == 0
+    text = b"".join(chunks).decode()
+    assert "b.gif (simulating) [" in text and "30/30" in text
+    assert "b.gif [" + "#" * 30 + "] 6/6" in text
+    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
+    assert len(lines) == 2, text    # one line per phase, redrawn in place
+    assert b"Wrote " in stdout

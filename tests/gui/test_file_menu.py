@@ -72,7 +72,7 @@ def test_export_animation_from_dialog_logic(win, tmp_path, qtbot):
     assert "a.gif" in win.statusBar().currentMessage()
 
 
-def test_export_until_converged_and_cancel(win, tmp_path):
+def test_export_until_converged(win, tmp_path):
     from gdviz.gui.export_dialog import ExportOptions, run_export
 
     win.controller.apply_session(Session(objective="sphere", runs=[RunSpec("sgd", {"lr": 0.5})],
@@ -82,30 +82,192 @@ def test_export_until_converged_and_cancel(win, tmp_path):
     res = run_export(win, opts, interactive=False)
     assert 1 < res.frames < 500  # sgd with lr=0.5 on the bowl lands at once
 
-    from gdviz.gui import export_dialog
-    real = export_dialog.export_animation
 
-    def cancel_at_3(*a, progress, **k):
-        return real(*a, progress=lambda d, t: progress(d, t) and d < 3, **k)
+def _click_cancel_when(win, qtbot, ready):
+    """Click the real progress dialog's Cancel button once ``ready(dialog)`` holds."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QProgressDialog, QPushButton
 
-    export_dialog.export_animation = cancel_at_3
-    try:
-        assert run_export(win, ExportOptions(path=str(tmp_path / "c.gif"), frames=20,
-                                             size=(120, 90))) is None
-    finally:
-        export_dialog.export_animation = real
-    assert not (tmp_path / "c.gif").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings", "u.gif"]
-    assert "cancelled" in win.statusBar().currentMessage()
+    clicked = []
+
+    def poll():
+        for dlg in win.findChildren(QProgressDialog):
+            if dlg.isVisible() and not clicked and ready(dlg):
+                dlg.findChild(QPushButton).click()
+                clicked.append(dlg.labelText())
+
+    timer = QTimer(win)
+    timer.timeout.connect(poll)
+    timer.start(20)
+    return timer, clicked
 
 
-def test_unwritable_export_path_shows_error(win, tmp_path):
+@pytest.mark.parametrize("phase", ["frames", "simulating"])
+def test_cancel_button_during_export(win, tmp_path, qtbot, phase):
+    """The progress dialog's own Cancel button stops the export, while it paints frames or
+    while it simulates: nothing written, no temporary file."""
     from gdviz.gui.export_dialog import ExportOptions, run_export
 
-    assert run_export(win, ExportOptions(path=str(tmp_path / "nope" / "x.gif"),
-                                         frames=3, size=(64, 48))) is None
+    win.controller.set_runs([RunSpec("sgd", {"lr": 0.00001})])
+    if phase == "frames":
+        opts = ExportOptions(path=str(tmp_path / "c.gif"), frames=400, size=(320, 240))
+        ready = lambda d: d.labelText().startswith("Rendering") and d.value() >= 3  # noqa: E731
+    else:
+        opts = ExportOptions(path=str(tmp_path / "c.gif"), per_frame=10_000, frames=100,
+                             size=(64, 48))
+        ready = lambda d: d.labelText().startswith("Simulating")  # noqa: E731
+    timer, clicked = _click_cancel_when(win, qtbot, ready)
+    try:
+        assert run_export(win, opts) is None
+    finally:
+        timer.stop()
+    assert clicked and clicked[0].startswith("Rendering" if phase == "frames" else "Simulating")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings"]
+    assert win.statusBar().currentMessage() == "Export cancelled; nothing written"
+    assert not win.boxes
+
+
+def _dialog_from_menu(win, monkeypatch):
+    """Open File > Export animation with the window as it is; return the dialog (not run)."""
+    from gdviz.gui import file_menu
+    from gdviz.gui.export_dialog import ExportDialog
+
+    seen = []
+
+    def fake_exec(self):
+        seen.append(self)
+        return ExportDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(ExportDialog, "exec", fake_exec)
+    file_menu.export_animation_dialog(win)
+    return seen[0]
+
+
+def test_dialog_follows_the_window_toggles(win, monkeypatch):
+    win.trails_check.setChecked(False)
+    win.stage.loss.setVisible(False)
+    opts = _dialog_from_menu(win, monkeypatch).options()
+    assert (opts.trails, opts.legend, opts.loss_plot) == (False, True, False)
+    win.trails_check.setChecked(True)
+    win.stage.loss.setVisible(True)
+    dlg = _dialog_from_menu(win, monkeypatch)
+    opts = dlg.options()
+    assert (opts.trails, opts.legend, opts.loss_plot) == (True, True, True)
+    dlg.canvas_only.setChecked(True)     # an explicit choice, not a tooltip
+    opts = dlg.options()
+    assert (opts.trails, opts.legend, opts.loss_plot) == (False, False, False)
+    assert not dlg.trails.isEnabled() and not dlg.loss_plot.isEnabled()
+
+
+def test_dialog_fps_loop_and_overwrite(win, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from gdviz.gui import export_dialog
+    from gdviz.gui.export_dialog import ExportDialog
+
+    monkeypatch.setattr(export_dialog, "mp4_available", lambda: True)
+    dlg = ExportDialog(win, path=str(tmp_path / "a.gif"))
+    assert dlg.fps.maximum() == 50 and "20 ms" in dlg.fps.toolTip()
+    dlg.fps.setValue(80)
+    assert dlg.fps.value() == 50
+    dlg.format.setCurrentIndex(1)
+    assert dlg.path.text().endswith("a.mp4") and dlg.fps.maximum() == 100
+    dlg.format.setCurrentIndex(0)
+    assert dlg.fps.maximum() == 50
+    # "play N times" writes the loop extension as N - 1; once: no extension; forever: 0
+    for index, plays, loop in ((0, 3, 0), (1, 3, None), (2, 3, 2), (2, 2, 1)):
+        dlg.loop.setCurrentIndex(index)
+        dlg.loop_n.setValue(plays)
+        assert dlg.options().loop == loop
+    # a typed path that exists asks first
+    target = tmp_path / "a.gif"
+    target.write_bytes(b"old")
+    asked = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: asked.append(a[2]) or answer[0]))
+    dlg.accept()
+    assert asked and "already exists" in asked[-1] and dlg.result() == 0
+    answer[0] = QMessageBox.StandardButton.Yes
+    dlg.accept()
+    assert dlg.result() == ExportDialog.DialogCode.Accepted
+    # too many iterations: said at once, the dialog stays
+    dlg = ExportDialog(win, path=str(tmp_path / "new.gif"))
+    dlg.per_frame.setValue(100_000)
+    dlg.frames.setValue(10_000)
+    dlg.accept()
+    assert dlg.result() == 0 and win.boxes[-1][0] == "warning"
+    assert "at most 1,000,000" in win.boxes[-1][1]
+
+
+def test_mp4_option_disabled_and_explained(win, monkeypatch):
+    from gdviz.export.video import MP4_MISSING
+    from gdviz.gui import export_dialog
+
+    monkeypatch.setattr(export_dialog, "mp4_available", lambda: False)
+    dlg = export_dialog.ExportDialog(win)
+    item = dlg.format.model().item(1)
+    assert not item.isEnabled() and "imageio-ffmpeg" in item.text()
+    assert item.toolTip() == MP4_MISSING == dlg.format.toolTip()
+
+
+def test_app_export_comment_has_a_working_command(win, tmp_path):
+    """The comment of an app export holds a ``gdviz render`` command that, with the session
+    from the same comment, makes the same frames."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    from gdviz.gui.export_dialog import ExportOptions, run_export
+
+    win.controller.apply_session(Session(
+        objective="himmelblau", view=((-3.0, 1.0), (-1.0, 3.0)), starts=[(-2.5, 2.5)],
+        runs=[RunSpec("adam", {"lr": 0.1}, color="#E69F00"),
+              RunSpec("momentum", {"lr": 0.002, "momentum": 0.9}, color="#56B4E9")]))
+    opts = ExportOptions(path=str(tmp_path / "app.gif"), per_frame=3, frames=7, fps=20,
+                         size=(160, 120), loop=2, legend=False)
+    run_export(win, opts, interactive=False)
+    with Image.open(tmp_path / "app.gif") as im:
+        comment = im.info["comment"].decode()
+    lines = comment.splitlines()
+    cmd = next(ln for ln in lines if "gdviz render " in ln).split("run: ", 1)[1]
+    session = next(ln for ln in lines if ln.startswith("session: ")).split(": ", 1)[1]
+    (tmp_path / "session.json").write_text(json.dumps(json.loads(session)))
+    args = shlex.split(cmd)
+    assert args[:2] == ["gdviz", "render"] and "--no-legend" in args and "--loop" in args
+    args[args.index("-o") + 1] = str(tmp_path / "cli.gif")
+    r = subprocess.run([sys.executable, "-m", "gdviz", *args[1:]], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    def frames(path):
+        with Image.open(path) as im:
+            out = []
+            for i in range(im.n_frames):
+                im.seek(i)
+                out.append(np.asarray(im.convert("RGB")))
+            return out, im.info.get("loop"), im.info.get("duration")
+
+    app, cli = frames(tmp_path / "app.gif"), frames(tmp_path / "cli.gif")
+    assert len(app[0]) == len(cli[0]) == 7 and app[1:] == cli[1:] == (2, 50)
+    for a, b in zip(app[0], cli[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("where", ["missing", "/proc", "/sys"])
+def test_unwritable_export_path_shows_error(win, tmp_path, where):
+    from gdviz.gui.export_dialog import ExportOptions, run_export
+
+    if where != "missing" and not os.path.isdir(where + "/self" if where == "/proc"
+                                                   else where + "/kernel"):
+        pytest.skip("Linux /proc and /sys")
+    target = tmp_path / "nope" / "x.gif" if where == "missing" else os.path.join(where, "x.gif")
+    assert run_export(win, ExportOptions(path=str(target), frames=3, size=(64, 48))) is None
     assert win.boxes and win.boxes[-1][0] == "critical"
-    assert "Cannot write" in win.boxes[-1][1]
+    assert win.boxes[-1][1].startswith(f"Cannot write {target}: ")
+    assert not os.path.exists(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings"]
 
 
 def test_corrupt_session_leaves_controller_alone(win, tmp_path):
