@@ -89,15 +89,24 @@ def test_frame_0_shows_the_start(qapp, tmp_path):
     assert start.iterations == 0
     red = [(f == (255, 0, 0)).all(axis=2) for f in gif_frames(tmp_path / "a.gif")]
     assert red[0].sum() > 20
-    # the palettes differ (built from each animation's first and last frames): compare the
-    # exact run colour only
-    np.testing.assert_array_equal(red[0], (gif_frames(tmp_path / "s.gif")[0]
-                                           == (255, 0, 0)).all(axis=2))
-    assert (red[1] != red[0]).any()
+    # the palettes differ (built from each animation's first and last frames), so a ball's
+    # anti-aliased rim may map to the exact run colour in one file and not in the other:
+    # compare where the ball is, to a tenth of a pixel
+    assert_same_ball(red[0], (gif_frames(tmp_path / "s.gif")[0] == (255, 0, 0)).all(axis=2))
+    assert np.abs(centroid(red[1]) - centroid(red[0])).max() > 1.0
     by_frame = export_animation(s, tmp_path / "p.gif", per_frame=5, frames=3, size=(160, 120))
     assert by_frame.iterations == 10
-    np.testing.assert_array_equal(red[-1], (gif_frames(tmp_path / "p.gif")[-1]
-                                            == (255, 0, 0)).all(axis=2))
+    assert_same_ball(red[-1], (gif_frames(tmp_path / "p.gif")[-1] == (255, 0, 0)).all(axis=2))
+
+
+def centroid(mask: np.ndarray) -> np.ndarray:
+    return np.argwhere(mask).mean(axis=0)
+
+
+def assert_same_ball(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.sum() > 20 and b.sum() > 20
+    assert np.abs(centroid(a) - centroid(b)).max() < 0.1
+    assert (a != b).sum() < 0.1 * a.sum()
 
 
 def test_progress_reports_the_simulation_then_the_frames(qapp, tmp_path):
