@@ -108,6 +108,9 @@ class StageFrames:
         canvas.set_trails_visible(trails, runs)
         canvas.legend.setVisible(legend)
         stage.refresh()
+        # the legend is drawn once for all frames: the runs' names, without the "diverged at
+        # step k" that the end of the simulation knows (each frame's ✕ shows it when it happens)
+        canvas.set_labels(list(stage.labels))
         self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
         self.bg_color = QColor(self._bg())
         moving = canvas.moving_items()
@@ -303,7 +306,9 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
         if not fast:
             fast.append(StageFrames(stage, width, height, trails=trails, legend=legend,
                                     loss_plot=loss_plot))
-        stage.canvas.update_runs(history, ctl.starts)
+        k = len(history[0][1]) - 1 if history else 0  # the frame's iteration
+        diverged = [np.where(tr.diverged_at <= k, tr.diverged_at, -1) for tr in ctl.tracks]
+        stage.canvas.update_runs(history, ctl.starts, diverged=diverged)
         return fast[0].packed(history)
 
     shown = [0]
