@@ -59,33 +59,16 @@ def resolve_objective(text: str) -> Objective:
 
 
 def run_labels(specs) -> list[str]:
-    """Each run's label, made unique: equal labels get what tells them apart (noise,
-    schedules), then ``#2``, ``#3``…"""
-    base = []
+    """Each run's label (``RunSpec.label``), made unique: a repeated one gets ``#2``, ``#3``…"""
+    out = []
+    seen: dict[str, int] = {}
     for spec in specs:
         try:
-            base.append(spec.label())
+            text = spec.label()
         except (ValueError, TypeError):
-            base.append(f"{spec.optimizer} (invalid)")
-    out = list(base)
-    for i, spec in enumerate(specs):
-        if base.count(base[i]) < 2:
-            continue
-        extra = []
-        if spec.noise:
-            extra.append(f"noise σ={spec.noise:g}")
-        if spec.lr_schedule and spec.lr_schedule.get("kind", "constant") != "constant":
-            extra.append(f"lr: {spec.lr_schedule['kind'].replace('_', ' ')}")
-        if spec.momentum_schedule and \
-                spec.momentum_schedule.get("kind", "constant") != "constant":
-            extra.append(f"momentum: {spec.momentum_schedule['kind'].replace('_', ' ')}")
-        if extra:
-            out[i] = f"{base[i]}, {', '.join(extra)}"
-    seen: dict[str, int] = {}
-    for i, text in enumerate(out):
+            text = f"{spec.optimizer} (invalid)"
         seen[text] = seen.get(text, 0) + 1
-        if seen[text] > 1:
-            out[i] = f"{text} #{seen[text]}"
+        out.append(text if seen[text] == 1 else f"{text} #{seen[text]}")
     return out
 
 

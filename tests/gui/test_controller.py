@@ -150,8 +150,14 @@ def test_run_labels_are_unique():
     d = RunSpec("adam", {"lr": 0.005})
     labels = run_labels([a, b, c, d])
     assert len(set(labels)) == 4
-    assert "noise σ=0.1" in labels[1] and "lr: cosine" in labels[2] and labels[3].endswith("#2")
+    assert labels == ["Adam lr=0.005", "Adam lr=0.005, noise σ=0.1",
+                      "Adam lr=0.005, lr: cosine", "Adam lr=0.005 #2"]
     assert run_labels([a])[0] == a.label()
+    e = RunSpec("sgd", {"lr": 0.01, "momentum": 0.9}, noise=0.5,
+                momentum_schedule={"kind": "ramp"})
+    assert e.label() == "SGD lr=0.01 momentum=0.9, noise σ=0.5, momentum: ramp"
+    f = RunSpec("adam", {"lr": 0.01}, momentum_schedule={"kind": "power"})
+    assert f.label() == "Adam lr=0.01, β1: power"
 
 
 def test_restart_runs_aligns_them(controller):

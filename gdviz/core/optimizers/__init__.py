@@ -104,14 +104,26 @@ class Optimizer:
         return x, OptState(state.t + 1, inner)
 
     def label(self) -> str:
-        """Short legend text, e.g. ``Adam lr=0.05``."""
+        """Short legend text, e.g. ``Adam lr=0.05``, ``SGD lr=0.01, noise σ=0.5, lr: cosine``.
+
+        The key hyperparameters (lr always, the others where they differ from the default),
+        then the gradient noise and the schedules, where set.
+        """
         parts = []
         for key in self.spec.legend_keys:
             val = getattr(self.hp, key)
             default = getattr(self.spec.make_hyper(), key)
             if key == "lr" or val != default:
                 parts.append(f"{key}={_fmt(val)}")
-        return " ".join([self.spec.title, *parts])
+        extra = []
+        if self.noise > 0:
+            extra.append(f"noise σ={self.noise:g}")
+        momentum = "β1" if self.spec.momentum_field == "betas" else "momentum"
+        for what, schedule in (("lr", self.lr_schedule), (momentum, self.momentum_schedule)):
+            if schedule is not None and schedule.kind != "constant":
+                extra.append(f"{what}: {schedule.kind.replace('_', ' ')}")  # as --run names it
+        text = " ".join([self.spec.title, *parts])
+        return ", ".join([text, *extra])
 
 
 def _check_schedule(schedule: Schedule | None, target: str) -> None:
