@@ -17,15 +17,16 @@ from .schedules import schedule_from_dict
 # Run colours in the order runs get them: colour-blind-safe (Okabe & Ito 2008, Paul Tol's
 # schemes).  White is not one of them: the start markers, minima stars and contour lines are
 # drawn in white over the heatmap.  The yellows come last, as the viridis heatmap's high values
-# are yellow.  The app's default runs take the colours at 0, 1, 2 and 6.
+# are yellow.  The first four are far apart in hue (orange next to vermillion was hard to tell
+# apart on a projector).
 PALETTE = (
     "#e69f00",  # orange          Okabe–Ito
     "#56b4e9",  # sky blue        Okabe–Ito
     "#009e73",  # bluish green    Okabe–Ito
-    "#d55e00",  # vermillion      Okabe–Ito
-    "#0072b2",  # blue            Okabe–Ito
-    "#ee3377",  # magenta         Tol "vibrant"
     "#cc79a7",  # reddish purple  Okabe–Ito
+    "#0072b2",  # blue            Okabe–Ito
+    "#d55e00",  # vermillion      Okabe–Ito
+    "#ee3377",  # magenta         Tol "vibrant"
     "#999933",  # olive           Tol "muted"
     "#4477aa", "#ee6677", "#228833", "#66ccee", "#aa3377",  # Tol "bright"
     "#ccbb44", "#f0e442",  # the yellows: Tol "bright", Okabe–Ito

@@ -44,8 +44,8 @@ def default_runs() -> list[RunSpec]:
         except (ValueError, TypeError):
             r = RunSpec(r.optimizer)
         good.append(r)
-    for r, c in zip(good, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[6]), strict=False):
-        r.color = c  # orange, sky blue, green, pink: apart on viridis and for colour-blind eyes
+    for r, c in zip(good, PALETTE, strict=False):
+        r.color = c
     return good
 
 
