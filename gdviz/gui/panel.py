@@ -64,6 +64,31 @@ def number_problem(text: str) -> str | None:
     return None
 
 
+
+class WrapLabel(QLabel):
+    """A word-wrapped label that is always as tall as its text at its width.
+
+    The panel sits in a QScrollArea, which lays its widget out by size hints, and those know
+    nothing of height-for-width: a long message (a parser error) was cut at top and bottom.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(ev)
+        self._fit()
+
+    def _fit(self) -> None:
+        h = self.heightForWidth(self.width())
+        if h > 0 and h != self.minimumHeight():
+            self.setMinimumHeight(h)
+
 class FloatValidator(QValidator):
     """Numbers with '.' and an optional exponent (1e-3).  Letters are refused; '-', '1e',
     '1e400' and a decimal comma ('1,5') are "intermediate": shown, never applied (dropping the
@@ -211,8 +236,7 @@ class Panel(QWidget):
         self.objective_combo.setModel(model)
         self.objective_combo.activated.connect(self._objective_picked)
         bl.addWidget(self.objective_combo)
-        self.formula = QLabel()
-        self.formula.setWordWrap(True)
+        self.formula = WrapLabel()
         self.formula.setStyleSheet("color: #9aa0ab;")
         bl.addWidget(self.formula)
         self.expr = QLineEdit()
@@ -220,8 +244,7 @@ class Panel(QWidget):
         self.expr.setToolTip("Type a formula in x (and y) and press Enter")
         self.expr.returnPressed.connect(self._expression_entered)
         bl.addWidget(self.expr)
-        self.expr_error = QLabel()
-        self.expr_error.setWordWrap(True)
+        self.expr_error = WrapLabel()
         self.expr_error.setStyleSheet(ERROR_STYLE)
         self.expr_error.hide()
         bl.addWidget(self.expr_error)
@@ -242,8 +265,7 @@ class Panel(QWidget):
         row.addWidget(self.start_y_label)
         row.addWidget(self.start_y)
         fl.addRow(row)
-        self.start_hint = QLabel("Click the plot to move the start, Shift+click to add one.")
-        self.start_hint.setWordWrap(True)
+        self.start_hint = WrapLabel("Click the plot to move the start, Shift+click to add one.")
         self.start_hint.setStyleSheet("color: #9aa0ab;")
         fl.addRow(self.start_hint)
         lay.addWidget(box)
@@ -456,8 +478,7 @@ class Panel(QWidget):
         form = QFormLayout(body)
         form.setContentsMargins(0, 0, 0, 0)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        paper = QLabel(ospec.paper)
-        paper.setWordWrap(True)
+        paper = WrapLabel(ospec.paper)
         paper.setStyleSheet("color: #9aa0ab; font-size: 9pt;")
         form.addRow(paper)
         current = ospec.make_hyper(**spec.hyper) if self._builds(spec) else ospec.make_hyper()
@@ -496,8 +517,7 @@ class Panel(QWidget):
         form.addRow("noise seed", seed)
         self.hyper_edits["noise"] = noise
         self.hyper_edits["seed"] = seed
-        self.run_error = QLabel()
-        self.run_error.setWordWrap(True)
+        self.run_error = WrapLabel()
         self.run_error.setStyleSheet(ERROR_STYLE)
         self.run_error.hide()
         form.addRow(self.run_error)

@@ -6,7 +6,7 @@ import math
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -34,6 +34,7 @@ from .stage import Stage
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.png"
 SLIDER_STEPS = 1000
+GEOMETRY_KEY = "window/geometry"  # QSettings: where the window was at the last exit
 TEXT_FIELDS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 SHORTCUTS = (("Space", "Play / pause"), ("→ (Right)", "Step one iteration"),
@@ -88,9 +89,18 @@ class MainWindow(QMainWindow):
         self._max_changed(c.max_steps)
         self._status_changed()
         self._painted = False
-        self.resize(1500, 940)
+        self._place()
 
     # ------------------------------------------------------------------ building
+    def _place(self) -> None:
+        """Where the window was at the last exit, else 1500×940 or what the screen allows."""
+        from .file_menu import settings
+        saved = settings().value(GEOMETRY_KEY)
+        if isinstance(saved, QByteArray) and self.restoreGeometry(saved):
+            return
+        avail = self.screen().availableGeometry()
+        self.resize(min(1500, int(avail.width() * 0.95)), min(940, int(avail.height() * 0.92)))
+
     def _build_toolbar(self) -> None:
         c = self.controller
         tb = self.addToolBar("Transport")
@@ -255,9 +265,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
         self.controller.pause()
-        from .file_menu import remember_session
+        from .file_menu import remember_session, settings
         try:
             remember_session(self)
+            settings().setValue(GEOMETRY_KEY, self.saveGeometry())
         except Exception as e:  # never keep the user from quitting
             print(f"gdviz: session not saved: {e}", file=sys.stderr)
         super().closeEvent(ev)

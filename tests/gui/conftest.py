@@ -19,6 +19,7 @@ def window(qtbot):
     from gdviz.gui.window import MainWindow
     w = MainWindow()
     qtbot.addWidget(w)
+    w.resize(1500, 940)  # the offscreen screen is 800×800; the window fits itself to it
     w.show()
     qtbot.waitExposed(w)
     return w

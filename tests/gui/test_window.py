@@ -377,3 +377,16 @@ def test_readouts_one_row_per_start(window):
     assert window.readouts.item(1, 0).text().endswith("start 2")
     assert window.readouts.item(1, 2).text() == f"{c.tracks[0].values[-1, 1]:.6g}"
     assert "first of 3" in window.stage.loss.plotItem.titleLabel.text
+
+
+def test_window_fits_the_screen_then_comes_back_where_it_was(qtbot):
+    from gdviz.gui.window import MainWindow
+    first = MainWindow()
+    qtbot.addWidget(first)
+    avail = first.screen().availableGeometry()
+    assert first.width() <= avail.width() and first.height() <= avail.height()
+    first.resize(640, 500)
+    first.close()  # remembers the session and the geometry
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (640, 500)
