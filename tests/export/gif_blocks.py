@@ -1,5 +1,5 @@
-"""A small GIF block parser for the tests: what Pillow's reader hides (local colour tables,
-the raw loop value, each frame's graphic control extension)."""
+"""GIF helpers for the tests: a small block parser for what Pillow's reader hides (local colour
+tables, the raw loop value, each frame's graphic control extension), and the frames as RGB."""
 
 from __future__ import annotations
 
@@ -75,3 +75,16 @@ def parse_gif(path) -> Gif:
             return gif
         else:
             raise ValueError(f"bad block {b:#x} at {p}")
+
+
+def gif_frames(path) -> list:
+    """Every frame of the GIF at ``path`` as an RGB array (h, w, 3)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB")))
+        return out

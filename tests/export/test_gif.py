@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from gif_blocks import parse_gif
+from gif_blocks import gif_frames, parse_gif
 from PIL import Image
 
 from gdviz.export.atomic import ExportCancelled, ExportError, check_writable, human_size
@@ -41,15 +41,6 @@ def centroid(rgb, color):
     return xs.mean(), ys.mean()
 
 
-def frames_of(path):
-    with Image.open(path) as im:
-        out = []
-        for i in range(im.n_frames):
-            im.seek(i)
-            out.append(np.asarray(im.convert("RGB")))
-        return out
-
-
 def test_gif_reads_back(tmp_path):
     path = tmp_path / "a.gif"
     res = write_gif(path, moving_frames(12), fps=20, loop=0, colors=["#E69F00", "#56B4E9"],
@@ -61,7 +52,7 @@ def test_gif_reads_back(tmp_path):
     assert info["size"] == (80, 60)
     assert info["loop"] == 0
     assert info["comment"] == b"gdviz render --test"
-    frames = frames_of(path)
+    frames = gif_frames(path)
     x0, _ = centroid(frames[0], ORANGE)
     x1, _ = centroid(frames[-1], ORANGE)
     assert x1 - x0 == pytest.approx(55)
@@ -110,7 +101,7 @@ def test_identical_frames_are_kept(tmp_path):
     info = read_gif_info(path)
     assert info["frames"] == 10
     assert info["durations"] == [40] * 10
-    frames = frames_of(path)
+    frames = gif_frames(path)
     for f in frames[4:]:
         np.testing.assert_array_equal(f, frames[3])
     g = parse_gif(path)

@@ -8,6 +8,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from gif_blocks import gif_frames  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gdviz.core.runspec import RunSpec  # noqa: E402
@@ -67,15 +68,6 @@ def test_frame_targets_start_at_iteration_0():
     assert frame_targets(200, 201) == list(range(201))
     assert frame_targets(7, 1) == [7]
     assert frame_targets(2, 5) == [0, 0, 1, 1, 2]
-
-
-def gif_frames(path):
-    with Image.open(path) as im:
-        out = []
-        for i in range(im.n_frames):
-            im.seek(i)
-            out.append(np.asarray(im.convert("RGB")))
-    return out
 
 
 def test_frame_0_shows_the_start(qapp, tmp_path):
