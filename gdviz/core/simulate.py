@@ -241,12 +241,25 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
         return _settle(x[lo:hi], rs.diverged_at[lo:hi],
                        None if frozen is None else frozen[lo:hi])
 
-    def work(span: tuple[int, int]) -> bool:
+    # One task per thread, each taking the next block until none is left: the same balance as
+    # one task per block, without a future and a wake-up of an idle worker for each block
+    # (adam at 10⁶ points: 1.37e8 -> 1.45e8 point-steps/s).
+    todo, lock = iter(spans), threading.Lock()
+
+    def work() -> bool:
+        ok = True
         with np.errstate(all="ignore"):  # a worker thread does not inherit the caller's
-            return store(*span, *step(*span))
+            while True:
+                with lock:
+                    span = next(todo, None)
+                if span is None:
+                    return ok
+                ok &= store(*span, *step(*span))
 
     ok = store(0, 1, parts, xb, out)
-    ok &= all(list(_executor().map(work, spans)))
+    pool = _executor()
+    tasks = [pool.submit(work) for _ in range(THREADS)]
+    ok &= all([task.result() for task in tasks])
     it = iter(scalars)
     new = type(inner)(*[f if p else next(it) for f, p in zip(fields, per_point, strict=True)])
     return x, OptState(state.t + 1, new), ok
