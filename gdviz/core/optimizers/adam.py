@@ -117,7 +117,7 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     v = b2 * s.v
     v += g2                         # β2·v + (1 − β2)·g²
     v_max = np.maximum(s.v_max, v) if hp.amsgrad else s.v_max
-    denom = np.sqrt(v_max if hp.amsgrad else v)
+    denom = np.sqrt(v_max if hp.amsgrad else v, out=g2)   # in g2's fresh memory, now unused
     if not hp.bias_correction:
         step_size = hp.lr
     elif hp.eps_mode == "folded":
@@ -128,7 +128,7 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     denom += hp.eps
     step = np.divide(m, denom, out=denom)   # m / denom, in the fresh denom
     step *= step_size
-    return x - step, AdamState(t, m, v, v_max)
+    return np.subtract(x, step, out=step), AdamState(t, m, v, v_max)   # x − step, in step
 
 
 ADAM = OptimizerSpec(

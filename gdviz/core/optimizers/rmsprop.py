@@ -83,7 +83,7 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
         grad_avg = s.grad_avg + (1.0 - a) * (g - s.grad_avg)   # torch's lerp
         denom = np.sqrt(sq - grad_avg * grad_avg)
     else:
-        denom = np.sqrt(sq)
+        denom = np.sqrt(sq, out=g2)   # in g2's fresh memory, now unused
     denom += hp.eps
     buf = s.buf
     if hp.momentum > 0:
@@ -91,7 +91,7 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
         return x - hp.lr * buf, RMSpropState(sq, grad_avg, buf)
     step = np.divide(g, denom, out=denom)   # g / denom, in the fresh denom
     step *= hp.lr
-    return x - step, RMSpropState(sq, grad_avg, buf)
+    return np.subtract(x, step, out=step), RMSpropState(sq, grad_avg, buf)   # x − step, in step
 
 
 RMSPROP = OptimizerSpec(
