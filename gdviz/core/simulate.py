@@ -143,7 +143,7 @@ def _keep_freed_memory() -> None:
 #
 # At a million points every numpy pass over an (n, dim) array goes to main memory, and one step
 # of Adam makes some thirty of them.  From BLOCKED_FROM points on, ``advance`` steps the points
-# in blocks of BLOCK points that stay in the core's cache, two blocks at a time on two threads
+# in blocks of BLOCK points that stay in the cache, two blocks at a time on two threads
 # (numpy releases the GIL), and writes each block's results into the full output arrays.  The
 # arithmetic on each number is unchanged, so the trajectories are bit-identical to stepping all
 # points at once.  Gradient noise is drawn for all points at once, as unblocked, and sliced
@@ -168,7 +168,6 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None or _pool_pid != os.getpid():
         _pool, _pool_pid = ThreadPoolExecutor(THREADS, thread_name_prefix="gdviz-step"), os.getpid()
     return _pool
-
 
 
 class _Noise:

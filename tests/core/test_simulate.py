@@ -250,3 +250,14 @@ def test_blocked_noise_of_a_point_does_not_depend_on_the_points_after_it(monkeyp
     _blocked(monkeypatch, block=50)
     few, many = _run_stepwise(obj, opt, x0[:250], 10), _run_stepwise(obj, opt, x0, 10)
     np.testing.assert_array_equal(few[1], many[1][:, :250])
+
+
+def test_the_allocator_is_set_once_by_the_first_run_of_many_points(monkeypatch):
+    """A run whose arrays pass 128 KiB asks malloc to keep freed memory (a no-op off glibc)."""
+    monkeypatch.setattr(simulate_module, "_allocator_set", False)
+    obj, opt = get_objective("sphere"), make_optimizer("adam")
+    init_run(obj, opt, np.zeros((100, 2)))
+    assert not simulate_module._allocator_set
+    init_run(obj, opt, np.zeros((10_000, 2)))
+    assert simulate_module._allocator_set
+    simulate_module._keep_freed_memory()   # again: nothing to do
