@@ -420,6 +420,10 @@ class Canvas(pg.PlotWidget):
                 item.setText(labels[i])
                 changed = True
         if changed:
+            # the legend sizes itself from its labels' current widths, which its layout
+            # stretched to the longest text: shrink them all first, or it stays as wide as ever
+            for _sample, item in self.legend.items:
+                item.resize(item.preferredSize())
             self.legend.updateSize()
 
     def legend_texts(self) -> list[str]:

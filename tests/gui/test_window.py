@@ -171,6 +171,11 @@ def test_legend_lists_runs_and_marks_divergence(window):
     assert x0 <= x[0] <= x1 and y0 <= y[0] <= y1
     bx, by = canvas.ball_positions(0)
     assert np.isfinite(bx).all() and np.isfinite(by).all()
+    wide = canvas.legend.boundingRect().width()
+    c.reset()  # the runs start again: no run has diverged, the legend is as narrow as before
+    window.stage.refresh()
+    assert "diverged" not in " ".join(canvas.legend_texts())
+    assert canvas.legend.boundingRect().width() < wide - 40
 
 
 def test_surface_minima_and_log_colour_scale(window):
