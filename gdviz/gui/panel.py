@@ -40,6 +40,7 @@ from .controller import Controller, resolve_objective, run_labels
 
 ERROR_STYLE = "color: #ff6b6b;"
 BAD_FIELD = "QLineEdit { border: 1px solid #ff6b6b; color: #ff6b6b; }"
+RUN_ROWS = (4, 8)  # the run list shows this many rows at least, and at most before it scrolls
 BAD_SPIN = "QSpinBox { border: 1px solid #ff6b6b; color: #ff6b6b; }"
 NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 PARTIAL_NUMBER = re.compile(r"\s*[+-]?\d*\.?\d*([eE][+-]?\d*)?\s*")  # on the way to one
@@ -274,7 +275,6 @@ class Panel(QWidget):
         box = QGroupBox("Runs")
         bl = QVBoxLayout(box)
         self.run_list = QListWidget()
-        self.run_list.setMinimumHeight(130)
         self.run_list.currentRowChanged.connect(self._selection_changed)
         bl.addWidget(self.run_list)
         btns = QHBoxLayout()
@@ -378,6 +378,14 @@ class Panel(QWidget):
         self.controller.message.emit("Start set to (" + ", ".join(fmt(v) for v in p) + ")")
 
     # ------------------------------------------------------------------ run list
+    def _fit_run_list(self) -> None:
+        """As tall as its runs (4 to 8 rows, then it scrolls), so that the selected run's
+        editor below it starts higher in the panel."""
+        lst = self.run_list
+        row = lst.sizeHintForRow(0) if lst.count() else lst.fontMetrics().height() + 8
+        rows = min(max(lst.count(), RUN_ROWS[0]), RUN_ROWS[1])
+        lst.setFixedHeight(rows * row + 2 * lst.frameWidth() + 2)
+
     def selected(self) -> int:
         return self.run_list.currentRow()
 
@@ -395,6 +403,7 @@ class Panel(QWidget):
         n = self.run_list.count()
         self.run_list.setCurrentRow(min(max(keep, 0), n - 1) if n else -1)
         self.run_list.blockSignals(False)
+        self._fit_run_list()
         for b in (self.dup_button, self.remove_button, self.compare_button):
             b.setEnabled(n > 0)
         if not self._editing:

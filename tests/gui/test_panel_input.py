@@ -157,3 +157,14 @@ def test_schedule_error_marks_its_field(window, qtbot):
     assert "ff6b6b" in gamma.styleSheet(), window.statusBar().currentMessage()
     assert not p.run_error.isHidden() and "gamma" in p.run_error.text()
     assert c.runs[0].lr_schedule == {"kind": "exponential"}
+
+
+def test_run_list_is_as_tall_as_its_runs(window):
+    """4 to 8 rows, then it scrolls: the selected run's editor starts right below it."""
+    c, lst = window.controller, window.panel.run_list
+    heights = {}
+    for n in (1, 4, 5, 8, 12):
+        c.set_runs([RunSpec("sgd", {"lr": 0.001 * (i + 1)}) for i in range(n)])
+        heights[n] = lst.height()
+    assert heights[1] == heights[4] < heights[5] < heights[8] == heights[12]
+    assert heights[4] < 130  # it was at least 130 px, mostly empty, with the default 4 runs
