@@ -4,8 +4,10 @@ The step-wise interface is ``init_run(...) -> RunState`` and ``advance(...) -> R
 state out.  ``simulate`` is a loop over ``advance`` that records the trajectory.
 
 A point whose position leaves ``DIVERGENCE_BOUND`` or turns inf/NaN is marked diverged at that
-step and stays where it last was; the other points go on.  A point whose gradient norm and last
-step are both below tolerance is marked converged (and keeps stepping: it barely moves).
+step and stays where it last was; the other points go on.  So is a point whose value f turns
+inf/NaN at a finite position (``advance_evaluated``): a typed formula such as log(x) has left
+its domain there, though its gradient 1/x is still finite.  A point whose gradient norm and
+last step are both below tolerance is marked converged (and keeps stepping: it barely moves).
 """
 
 from __future__ import annotations
@@ -264,6 +266,29 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
     return x, OptState(state.t + 1, new), ok
 
 
+def advance_evaluated(obj: Objective, opt: Optimizer, rs: RunState
+                      ) -> tuple[RunState, np.ndarray, np.ndarray]:
+    """``advance``, then f and |∇f| at the new positions: ``(state, values, grad norms)``.
+
+    A point whose f is not finite there, though it is still within bounds, has left the
+    function's domain: it is marked diverged at this step and put back where it was, as a
+    point past the bound is.
+    """
+    new = advance(obj, opt, rs)
+    vals, gn = evaluate(obj, new.x)
+    bad = ~np.isfinite(vals) & (new.diverged_at < 0)
+    if bad.any():
+        diverged_at = new.diverged_at.copy()
+        diverged_at[bad] = new.t
+        frozen = rs.x.copy() if new.frozen is None else new.frozen.copy()
+        frozen[bad] = rs.x[bad]
+        x = new.x.copy()
+        x[bad] = rs.x[bad]
+        new = new._replace(x=x, diverged_at=diverged_at, frozen=frozen)
+        vals[bad], gn[bad] = evaluate(obj, x[bad])
+    return new, vals, gn
+
+
 def evaluate(obj: Objective, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """f and |∇f| at each point (NaN-safe, warning-free)."""
     with np.errstate(all="ignore"):
@@ -319,9 +344,8 @@ def simulate(obj: Objective, opt: Optimizer, start: np.ndarray, steps: int = 100
     vals[0], gn[0] = evaluate(obj, rs.x)
     conv = np.full(n, -1)
     for t in range(1, steps + 1):
-        rs = advance(obj, opt, rs)
+        rs, vals[t], gn[t] = advance_evaluated(obj, opt, rs)
         pos[t] = rs.x
-        vals[t], gn[t] = evaluate(obj, rs.x)
         with np.errstate(all="ignore"):
             step_len = np.linalg.norm(pos[t] - pos[t - 1], axis=1)
         conv = update_converged(conv, t, gn[t], step_len, rs.diverged_at)

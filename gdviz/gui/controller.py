@@ -1,8 +1,9 @@
 """The app's model: the objective, the runs, the start points and the clock.
 
 ``Controller`` owns one ``Track`` per ``RunSpec``.  A track steps all start points of its run as
-one ``(n_points, dim)`` batch through ``init_run``/``advance`` and records positions, values and
-gradient norms in growable numpy buffers.  Widgets only read it and listen to its signals.
+one ``(n_points, dim)`` batch through ``init_run``/``advance_evaluated`` and records positions,
+values and gradient norms in growable numpy buffers.  Widgets only read it and listen to its
+signals.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core import OPTIMIZERS, Objective, advance, evaluate, get_objective, init_run
+from ..core import OPTIMIZERS, Objective, evaluate, get_objective, init_run
 from ..core.runspec import PALETTE, RunSpec, check_color
 from ..core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN, Session
-from ..core.simulate import point_status, update_converged
+from ..core.simulate import advance_evaluated, point_status, update_converged
 
 TICK_MS = 16  # ~60 Hz
 TICK_WORK_S = 0.008  # stepping time per tick at most: the UI keeps breathing at any speed
@@ -110,7 +111,7 @@ class Track:
         return bool(((self.converged_at >= 0) | (self.state.diverged_at >= 0)).all())
 
     def step(self) -> None:
-        rs = advance(self.objective, self.opt, self.state)
+        rs, vals, gn = advance_evaluated(self.objective, self.opt, self.state)
         self.state = rs
         t = rs.t
         if t >= self._pos.shape[0]:
@@ -119,7 +120,7 @@ class Track:
             self._val = np.concatenate([self._val, np.empty_like(self._val[:grow])])
             self._gn = np.concatenate([self._gn, np.empty_like(self._gn[:grow])])
         self._pos[t] = rs.x
-        self._val[t], self._gn[t] = evaluate(self.objective, rs.x)
+        self._val[t], self._gn[t] = vals, gn
         with np.errstate(all="ignore"):
             step_len = np.linalg.norm(self._pos[t] - self._pos[t - 1], axis=1)
         self.converged_at = update_converged(self.converged_at, t, self._gn[t], step_len,

@@ -10,10 +10,11 @@ from gdviz.core import (
     init_run,
     make_optimizer,
     make_schedule,
+    objective_from_expression,
     simulate,
 )
 from gdviz.core.objectives import Objective
-from gdviz.core.simulate import DIVERGENCE_BOUND
+from gdviz.core.simulate import DIVERGENCE_BOUND, advance_evaluated
 
 # the module, not the function ``simulate`` that gdviz.core exports under the same name
 simulate_module = importlib.import_module("gdviz.core.simulate")
@@ -43,16 +44,41 @@ def test_nan_gradient_marks_diverged_without_warnings():
 
     obj = Objective("sqrt", 1, f, grad, bounds=((0.0, 4.0),))
     run = simulate(obj, make_optimizer("sgd", lr=1.0), np.array([[1.0], [4.0]]), 10)
-    # from 1.0: 1 - 0.5 = 0.5, 0.5 - 0.707 < 0, then sqrt of a negative is NaN
-    assert run.status[0] == ("diverged", 3)
-    assert np.isfinite(run.positions[:, 0]).all()
-    assert (run.positions[2:, 0, 0] == 0.5 - 0.5 / np.sqrt(0.5)).all()  # stays where it was
+    # from 1.0: 1 - 0.5 = 0.5, then 0.5 - 0.707 < 0, where sqrt is NaN: it left the domain
+    assert run.status[0] == ("diverged", 2)
+    assert np.isfinite(run.positions[:, 0]).all() and np.isfinite(run.values[:, 0]).all()
+    assert (run.positions[1:, 0, 0] == 0.5).all()  # stays where f was last defined
     # from 4.0: x ← x − 0.5/√x stays positive for the 10 steps, unaffected by the other point
     x = [4.0]
     for _ in range(10):
         x.append(x[-1] - 0.5 / np.sqrt(x[-1]))
     assert run.status[1] == ("running", None)
     np.testing.assert_array_equal(run.positions[:, 1, 0], x)
+
+
+def test_leaving_the_domain_with_a_finite_gradient_is_diverging():
+    """log(x): at x < 0 the value is NaN but the gradient 1/x is finite, so the position alone
+    would never say that the point is lost; its value does."""
+    obj = objective_from_expression("log(x)")
+    opt = make_optimizer("sgd", lr=0.5)  # a plain step: x ← x − 0.5/x
+    start = np.array([[0.5], [3.0]])
+    run = simulate(obj, opt, start, 6)
+    # from 0.5: 0.5 − 1 = −0.5, where log is NaN: diverged at step 1, back at 0.5
+    assert run.status[0] == ("diverged", 1)
+    assert (run.positions[:, 0, 0] == 0.5).all()
+    assert np.isfinite(run.values).all() and np.isfinite(run.grad_norms).all()
+    # from 3.0 it stays positive, and is not touched by the other point
+    x = [3.0]
+    for _ in range(6):
+        x.append(x[-1] - 0.5 / x[-1])
+    assert run.status[1] == ("running", None)
+    np.testing.assert_array_equal(run.positions[:, 1, 0], x)
+    # step by step, as the app runs it, gives the same
+    rs = init_run(obj, opt, start)
+    for _ in range(6):
+        rs, vals, _gn = advance_evaluated(obj, opt, rs)
+    np.testing.assert_array_equal(rs.x, run.positions[-1])
+    assert rs.diverged_at.tolist() == [1, -1]
 
 
 def test_inf_position_is_diverged():
