@@ -151,8 +151,7 @@ def build_window(ns, obj, runs, starts):
                 o = c.objective
                 why = (f" (the objective restored from the last session, {o.title}, is "
                        f"{o.dim}-D; pick one with --objective, or start with --fresh)")
-            win.close()
-            win.deleteLater()
+            win.deleteLater()  # not close(): closing would save this session over the last one
             raise StartupError(f"--start: {e}{why}") from None
     if ns.speed is not None:
         c.set_speed(ns.speed)

@@ -135,8 +135,12 @@ def test_fresh_ignores_the_saved_session(qtbot):
 def test_start_misfit_names_the_restored_objective(qtbot):
     from gdviz.gui.app import StartupError, build_window
     _save_one_d_session(qtbot)
+    from gdviz.gui.file_menu import LAST_SESSION_KEY, settings
+    saved = settings().value(LAST_SESSION_KEY)
     with pytest.raises(StartupError) as e:
-        build_window(*parse_args(["--start", "-1.5,2"]))
+        build_window(*parse_args(["--run", "sgd:lr=0.5", "--start", "-1.5,2"]))
+    # a refused command line leaves the saved session as it was
+    assert settings().value(LAST_SESSION_KEY) == saved
     msg = str(e.value)
     assert "Double" in msg or "double" in msg
     assert "--objective" in msg and "--fresh" in msg and "\n" not in msg
