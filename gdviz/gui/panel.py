@@ -550,8 +550,13 @@ class Panel(QWidget):
             for choice in meta["choices"]:
                 w.addItem(str(choice), choice)
             w.setCurrentIndex(max(w.findData(value), 0))
-            w.activated.connect(
-                lambda _i: w.currentData() != value and on_change(w.currentData(), w))
+            w.tried = value  # picking the value in force again applies nothing
+
+            def picked(_index: int) -> None:
+                if w.currentData() != w.tried:
+                    w.tried = w.currentData()
+                    on_change(w.tried, w)
+            w.activated.connect(picked)
             return w
         if isinstance(value, bool):
             w = QCheckBox()

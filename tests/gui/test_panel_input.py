@@ -108,10 +108,12 @@ def test_choices_get_a_drop_down_and_schedules_are_filtered(window):
     assert "ramp" not in lr_kinds and "cosine" in lr_kinds
     other = next(eps_mode.itemData(i) for i in range(eps_mode.count())
                  if eps_mode.itemData(i) != eps_mode.currentData())
-    i = eps_mode.findData(other)
-    eps_mode.setCurrentIndex(i)
-    eps_mode.activated.emit(i)
-    assert c.runs[0].hyper["eps_mode"] == other
+    first = eps_mode.currentData()
+    for want in (other, first, other):  # there and back: each pick applies
+        i = eps_mode.findData(want)
+        eps_mode.setCurrentIndex(i)
+        eps_mode.activated.emit(i)
+        assert c.runs[0].hyper.get("eps_mode", "torch") == want
 
 
 def test_compare_twice_adds_no_duplicates_and_aligns(window):
