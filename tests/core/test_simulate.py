@@ -287,3 +287,30 @@ def test_the_allocator_is_set_once_by_the_first_run_of_many_points(monkeypatch):
     init_run(obj, opt, np.zeros((10_000, 2)))
     assert simulate_module._allocator_set
     simulate_module._keep_freed_memory()   # again: nothing to do
+
+
+def test_blocked_step_that_raises_stops_both_threads(monkeypatch):
+    """A gradient that raises in one block: the step raises, and no worker is still taking
+    blocks afterwards (it would run on into the next step)."""
+    import threading
+    import time
+
+    _blocked(monkeypatch, block=8)
+    calls, lock = [], threading.Lock()
+
+    def grad(X):
+        with lock:
+            calls.append(len(X))
+            if len(calls) == 3:
+                raise RuntimeError("gradient failed")
+        time.sleep(0.002)
+        return 2 * X
+
+    obj = Objective("bowl", 2, lambda X: (X**2).sum(axis=1), grad, bounds=((-1, 1), (-1, 1)))
+    opt = make_optimizer("sgd", lr=0.1)
+    rs = init_run(obj, opt, np.random.default_rng(0).uniform(-1, 1, (400, 2)))
+    with pytest.raises(RuntimeError, match="gradient failed"):
+        advance(obj, opt, rs)
+    done = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == done < 50  # 50 blocks in all: the others were not stepped
