@@ -205,7 +205,7 @@ def write_gif(path: str | os.PathLike[str], frames: Iterable[np.ndarray], *, fps
     Qt's RGB32 images hold them -- the fast path; all one size) as an animated GIF.
 
     ``colors``: colours that must be exact (the runs' colours).  ``sample``: frames to build the
-    palette from (e.g. the first and the last); default: the first frame.  ``progress(done,
+    palette from; default: the first frame, and ``sample_extra`` (e.g. the last).  ``progress(done,
     total)`` is called after each frame; returning False cancels (``ExportCancelled``).  The file
     appears only when complete; on cancel or error nothing is left behind.
     """

@@ -34,13 +34,20 @@ import numpy as np
 
 from .. import __version__
 from ..core.runspec import RunSpec, parse_run
-from ..core.session import Session, SessionError, load_session, resolve_objective, to_dict
+from ..core.session import (
+    MAX_STEPS,
+    Session,
+    SessionError,
+    load_session,
+    resolve_objective,
+    to_dict,
+)
 from .atomic import ExportCancelled, ExportError, check_writable, human_size
 
 FORMATS = (".gif", ".mp4", ".png")
 MAX_SIDE = 4096
 GIF_MAX_FPS = 50             # browsers play GIF delays under 20 ms as 100 ms
-MAX_ITERATIONS = 1_000_000   # per run: the whole history is kept to replay it frame by frame
+MAX_ITERATIONS = MAX_STEPS  # per run (the whole history is kept to replay it frame by frame)
 SIMULATING, FRAMES = "simulating", "frames"
 Progress = Callable[[int, int, str], bool]   # (done, total, SIMULATING or FRAMES) -> go on?
 
@@ -330,6 +337,7 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
         simulate(ctl, targets[-1], progress)
         stage.refresh()
         if suffix == ".png":
+            stage.canvas.set_labels(list(stage.labels))  # the runs' names, as a GIF shows
             from .gif import write_png
             shown[0] = ctl.iteration
             write_png(path, stage.render(width, height, trails=trails, legend=legend,
@@ -490,8 +498,8 @@ def plan(argv: Sequence[str]) -> RenderJob:
                                  f"{obj.name} needs {obj.dim} coordinate(s)")
         session.starts = starts
     steps = args.steps if args.steps is not None else 200
-    if steps < 1 or steps > 1_000_000:
-        raise UsageError(f"invalid --steps {steps} (need 1..1000000)")
+    if steps < 1 or steps > MAX_ITERATIONS:
+        raise UsageError(f"invalid --steps {steps} (need 1..{MAX_ITERATIONS})")
     frames = args.frames if args.frames is not None else min(steps + 1, 200)
     if frames < 1 or frames > 10_000:
         raise UsageError(f"invalid --frames {frames} (need 1..10000)")
@@ -568,7 +576,7 @@ class _Bar:
 
 
 class _Interrupts:
-    """SIGINT and SIGTERM only set a flag while frames are made: raising KeyboardInterrupt
+    """SIGINT and SIGTERM only set a flag, for the whole command: raising KeyboardInterrupt
     inside a Qt paint is swallowed by pyqtgraph (or crashes); the progress callback reads the
     flag and cancels the export cleanly instead."""
 

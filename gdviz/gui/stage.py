@@ -146,7 +146,7 @@ class LossPlot(pg.PlotWidget):
                 continue
             ts, f = s
             with np.errstate(all="ignore"):
-                y = np.maximum(f - ref + delta, 1e-16) if np.isfinite(ref) else f
+                y = np.maximum(f - ref + delta, 1e-16)
                 # a diverging run leaves through the top instead of squashing the others
                 y0 = abs(float(y[0])) if np.isfinite(y[0]) else 1.0
                 y = np.minimum(y, max(y0, 1.0) * 1e3)
