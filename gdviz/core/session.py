@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import replaced_atomically
 from .runspec import RunSpec
 
 SESSION_VERSION = 1
@@ -80,35 +81,10 @@ def to_json(session: Session) -> str:
 
 def save_session(session: Session, path: str | os.PathLike[str]) -> Path:
     """Write ``session`` to ``path`` atomically (OSError if the folder is not writable)."""
-    p = Path(path)
     text = to_json(session)
-    fd, tmp = _create_temp(p)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return p
-
-
-def _create_temp(p: Path) -> tuple[int, Path]:
-    """A new, empty file next to ``p``, open for writing, with the permissions of a new file.
-
-    ``tempfile.mkstemp`` creates its file as 0o600, and giving it the usual permissions back
-    needs the umask, which can only be read by setting it: a process-wide change that another
-    thread creating a file at that moment would get.  Creating the file with mode 0o666 lets
-    the system apply the umask, as it does for any new file.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = p.parent / f".{p.name}.{os.urandom(4).hex()}.part"
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"No free temporary name next to {p}")
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 # ---------------------------------------------------------------------------- reading

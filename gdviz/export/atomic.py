@@ -2,18 +2,19 @@
 
 A cancelled, failed or interrupted export never leaves a partial file behind: until the final
 ``os.replace`` the data lives in a hidden ``.<name>.*.part`` file next to the target, which is
-deleted on any error.  A replaced file keeps its permissions; a new one gets 0666 minus the
-umask.  ``check_writable`` fails fast, before any heavy work, with a clear message.
+deleted on any error (``gdviz.core.files``).  A replaced file keeps its permissions.
+``check_writable`` fails fast, before any heavy work, with a clear message.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from ..core.files import replaced_atomically
 
 
 class ExportError(Exception):
@@ -58,56 +59,18 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _read_umask() -> int:
-    """The process's umask, read without changing it where the system says it (Linux's
-    /proc/self/status); elsewhere by the os.umask round trip, once, at import -- the exports
-    write on worker threads, and a umask of 0 in between would leak to files made meanwhile."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def _mode_for(target: Path) -> int:
-    """An existing file keeps its permissions; a new one gets the usual 0666 & ~umask."""
-    try:
-        return stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        return 0o666 & ~_UMASK
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path``, else vanishes.
-
-    OSErrors become ExportError with the target's name in the message.
+    """Yield a temporary path next to ``path``; on success it replaces ``path``, else vanishes
+    (``gdviz.core.files.replaced_atomically``).  OSErrors become ExportError with the target's
+    name in the message.
     """
     p = check_writable(path)
     try:
-        fd, name = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
+        with replaced_atomically(p) as tmp:
+            yield tmp
     except OSError as e:
         raise ExportError(f"Cannot write {p}: {_reason(e)}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, _mode_for(p))  # mkstemp makes 0600
-        os.replace(tmp, p)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"Cannot write {p}: {_reason(e)}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -183,6 +183,16 @@ def test_saved_file_has_the_permissions_of_a_new_file(tmp_path, mask):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "s.json"]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_a_replaced_session_file_keeps_its_permissions(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{}")
+    path.chmod(0o640)
+    save_session(sample(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert load_session(path) == sample()
+
+
 def test_save_does_not_touch_the_umask(tmp_path, monkeypatch):
     def no(*args):
         raise AssertionError("os.umask called")
