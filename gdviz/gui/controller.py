@@ -404,12 +404,16 @@ class Controller(QObject):
             self.statusChanged.emit()
         return done
 
+    def can_replay(self) -> bool:
+        """Every run is done after moving: Play and Step start again from the start points."""
+        return self.is_done() and self.iteration > 0
+
     def play(self) -> None:
         """Play; when every run is done, replay from the start points (like a video)."""
         if self.playing:
             return
         if self.is_done():
-            if not self.tracks or all(tr.t == 0 for tr in self.tracks):
+            if not self.can_replay():
                 return  # nothing would move
             self._restart_all()
             self.stepped.emit()
@@ -443,7 +447,7 @@ class Controller(QObject):
     def step_once(self) -> int:
         """The Step button: one iteration; when every run is done, back to the start first."""
         self.pause()
-        if self.is_done() and any(tr.t > 0 for tr in self.tracks):
+        if self.can_replay():
             self._restart_all()
         return self.step(1)
 

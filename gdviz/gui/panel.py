@@ -65,7 +65,6 @@ def number_problem(text: str) -> str | None:
     return None
 
 
-
 class WrapLabel(QLabel):
     """A word-wrapped label that is always as tall as its text at its width.
 
@@ -90,16 +89,15 @@ class WrapLabel(QLabel):
         if h > 0 and h != self.minimumHeight():
             self.setMinimumHeight(h)
 
+
 class FloatValidator(QValidator):
     """Numbers with '.' and an optional exponent (1e-3).  Letters are refused; '-', '1e',
     '1e400' and a decimal comma ('1,5') are "intermediate": shown, never applied (dropping the
     ',' key would silently turn 1,5 into 15)."""
 
     def validate(self, text: str, pos: int):
-        if NUMBER.fullmatch(text):
-            ok = math.isfinite(float(text))
-            return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate,
-                    text, pos)
+        if number_problem(text) is None:
+            return QValidator.State.Acceptable, text, pos
         if PARTIAL_NUMBER.fullmatch(text.replace(",", ".", 1)):
             return QValidator.State.Intermediate, text, pos
         return QValidator.State.Invalid, text, pos

@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
             self.play_action.setIcon(self.icon_pause if playing else self.icon_play)
         done = c.is_done()
         # when every run is done, Play and Step replay from the start points
-        replay = done and not playing and c.iteration > 0
+        replay = not playing and c.can_replay()
         self.play_action.setText("Pause" if playing else ("Replay" if replay else "Play"))
         self.play_action.setToolTip("Play again from the start points (Space)" if replay
                                     else "Play / pause (Space)")
