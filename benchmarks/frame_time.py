@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gdviz.core.runspec import RunSpec  # noqa: E402
-from gdviz.gui import canvas as canvas_mod  # noqa: E402
+from gdviz.scene import canvas as canvas_mod  # noqa: E402
 
 
 def measure(stage, controller, app, frames: int, mode: str) -> float:

@@ -148,7 +148,7 @@ class StageFrames:
         self.image = QImage(self.w, self.h, QImage.Format.Format_RGB32)
 
     def _bg(self) -> str:
-        from ..gui import canvas as canvas_module
+        from ..scene import canvas as canvas_module
 
         return getattr(canvas_module, "BG", "#000000")
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPicture
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from .canvas import BG, Canvas, Thinned
+from ..scene.canvas import BG, Canvas, Thinned
 from .controller import Controller, run_labels
 
 LOSS_FRACTION = 0.24  # share of the height the loss plot takes in render(loss_plot=True)

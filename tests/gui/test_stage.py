@@ -97,7 +97,7 @@ def test_pan_recomputes_surface_and_session_view(qtbot):
 
 def test_trails_are_thinned_not_truncated(qtbot):
     """A long run's trail keeps a bounded number of points from the start to the ball."""
-    from gdviz.gui.canvas import TRAIL_POINTS, Thinned
+    from gdviz.scene.canvas import TRAIL_POINTS, Thinned
     c, s = make_stage(qtbot, [RunSpec("sgd", {"lr": 0.0005})])
     c.set_max_steps(10**6)
     c.step(5000)

@@ -1,0 +1,1 @@
+"""The pyqtgraph drawing of a race, shared by the window and every export (no main window)."""
