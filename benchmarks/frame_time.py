@@ -40,9 +40,9 @@ def measure(stage, controller, app, frames: int, mode: str) -> float:
 
 
 def make(runs, starts, trails: bool, shown: bool, loss: bool = False):
-    from gdviz.gui.controller import Controller
-    from gdviz.gui.stage import Stage
-    c = Controller()
+    from gdviz.core.race import Race
+    from gdviz.scene.stage import Stage
+    c = Race()
     c.set_runs(runs)
     c.set_starts(starts)
     c.set_max_steps(10**7)

@@ -1,6 +1,15 @@
-"""Every test gets its own settings folder: nothing reads or writes the user's QSettings."""
+"""Qt runs offscreen, chosen before anything imports Qt; every test gets its own settings folder.
 
-import pytest
+The OpenGL tests need a real X server: they run in a second pytest command under xvfb-run with
+``GDVIZ_GL_TESTS=1``, which leaves the platform to the display.
+"""
+
+import os
+
+if not os.environ.get("GDVIZ_GL_TESTS"):
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -49,13 +49,14 @@ class Session:
 
 def resolve_objective(text: str):
     """A built-in objective's name, else a typed expression; ValueError if neither."""
-    from .expression import objective_from_expression
     from .objectives import OBJECTIVES, get_objective
 
     if not isinstance(text, str) or not text.strip():
         raise ValueError("Invalid objective: empty")
     if text.strip().lower() in OBJECTIVES:
         return get_objective(text.strip())
+    from .expression import objective_from_expression  # sympy: typed formulas only
+
     return objective_from_expression(text)
 
 

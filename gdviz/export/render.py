@@ -105,13 +105,13 @@ class StageFrames:
                  legend: bool = True, loss_plot: bool = False) -> None:
         from PySide6.QtGui import QColor, QImage
 
-        from ..gui.stage import LOSS_FRACTION
+        from ..scene.stage import LOSS_FRACTION
 
         self.stage, self.w, self.h, self.loss_plot = stage, int(width), int(height), loss_plot
         if self.w < 16 or self.h < 16:
             raise ValueError(f"Invalid size: {self.w}x{self.h}")
         canvas = stage.canvas
-        runs = stage.controller.runs
+        runs = stage.race.runs
         canvas.set_trails_visible(trails, runs)
         canvas.legend.setVisible(legend)
         stage.refresh()
@@ -176,7 +176,7 @@ class StageFrames:
         from PySide6.QtCore import QRectF
         from PySide6.QtGui import QPainter
 
-        from ..gui.stage import lay_out
+        from ..scene.stage import lay_out
 
         p = QPainter(img)
         try:
@@ -207,7 +207,7 @@ class StageFrames:
             p.end()
         if self.loss_plot:
             if history is None:
-                history = self.stage.controller.history()
+                history = self.stage.race.history()
             self.stage.loss.update_runs(history)
             self._paint(img, self.stage.loss, self.ch, self.h - self.ch)
         a = np.frombuffer(img.constBits(), np.uint32).reshape(self.h, img.bytesPerLine() // 4)
@@ -229,33 +229,17 @@ def _ensure_app():
     return QApplication.instance() or QApplication(["gdviz-render"])
 
 
-def simulate(ctl, until: int, progress: Progress | None = None, *,
-             chunk_seconds: float = 0.1) -> None:
-    """Step ``ctl`` to iteration ``until`` (or until every run is done) in chunks of about
-    ``chunk_seconds``, calling ``progress(iteration, until, SIMULATING)`` before and after each;
-    False cancels (``ExportCancelled``).  The controller's signals are blocked meanwhile: the
-    stage is refreshed once, at the end."""
-    def go_on() -> None:
-        if progress is not None and progress(min(ctl.iteration, until), until,
-                                             SIMULATING) is False:
-            raise ExportCancelled()
+def simulate(race, until: int, progress: Progress | None = None) -> None:
+    """Step ``race`` to iteration ``until`` (or until every run is done), announcing it once;
+    ``progress(iteration, until, SIMULATING)`` is called between chunks and False cancels
+    (``ExportCancelled``)."""
+    def go_on(done: int, total: int) -> bool:
+        return progress is None or progress(done, total, SIMULATING) is not False
 
-    go_on()
-    chunk = 16
-    blocked = ctl.blockSignals(True)
-    try:
-        while ctl.iteration < until and not ctl.is_done():
-            t0 = time.perf_counter()
-            if ctl.step(min(chunk, until - ctl.iteration)) == 0:
-                break
-            dt = time.perf_counter() - t0
-            chunk = int(min(max(chunk * chunk_seconds / max(dt, 1e-6), 1), chunk * 4))
-            go_on()
-    finally:
-        ctl.blockSignals(blocked)
+    if not race.run_to(until, go_on):
+        raise ExportCancelled()
     # every run stopped early (converged or diverged): the simulation is done
-    if ctl.iteration < until and progress is not None \
-            and progress(until, until, SIMULATING) is False:
+    if race.iteration < until and not go_on(until, until):
         raise ExportCancelled()
 
 
@@ -298,14 +282,14 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
             raise ExportError(MP4_MISSING)
 
     _ensure_app()
-    from ..gui.controller import Controller
-    from ..gui.stage import Stage
+    from ..core.race import Race
+    from ..scene.stage import Stage
 
-    ctl = Controller()
-    ctl.apply_session(copy.deepcopy(session))
-    ctl.set_max_steps(max(targets[-1], 1))
-    stage = (stage_factory or Stage)(ctl)
-    colors = [r.color for r in ctl.runs if r.color and r.visible]
+    race = Race(runs=[])
+    race.apply_session(copy.deepcopy(session))
+    race.set_max_steps(max(targets[-1], 1))
+    stage = (stage_factory or Stage)(race)
+    colors = [r.color for r in race.runs if r.color and r.visible]
 
     fast: list[StageFrames] = []
 
@@ -314,8 +298,7 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
             fast.append(StageFrames(stage, width, height, trails=trails, legend=legend,
                                     loss_plot=loss_plot))
         k = len(history[0][1]) - 1 if history else 0  # the frame's iteration
-        diverged = [np.where(tr.diverged_at <= k, tr.diverged_at, -1) for tr in ctl.tracks]
-        stage.canvas.update_runs(history, ctl.starts, diverged=diverged)
+        stage.canvas.update_runs(history, race.starts, diverged=race.diverged(k))
         return fast[0].packed(history)
 
     shown = [0]
@@ -326,27 +309,27 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
 
     def frames_iter() -> Iterator:
         """Replays the simulation (run once, up front) frame by frame."""
-        last = ctl.iteration
+        last = race.iteration
         for t in targets:
             shown[0] = min(t, last)
-            yield render(ctl.history(t))
-            if until_done and t >= last and ctl.is_done():
+            yield render(race.history(t))
+            if until_done and t >= last and race.is_done():
                 return
 
     try:
-        simulate(ctl, targets[-1], progress)
+        simulate(race, targets[-1], progress)
         stage.refresh()
         if suffix == ".png":
             stage.canvas.set_labels(list(stage.labels))  # the runs' names, as a GIF shows
             from .gif import write_png
-            shown[0] = ctl.iteration
+            shown[0] = race.iteration
             write_png(path, stage.render(width, height, trails=trails, legend=legend,
                                          loss_plot=loss_plot), comment=comment)
             n = 1
             frame_progress(1, 1)
         elif suffix == ".gif":
             from .gif import write_gif
-            last = render(ctl.history())  # the palette is built from the last and first frames
+            last = render(race.history())  # the palette is built from the last and first frames
             res = write_gif(path, frames_iter(), fps=fps, loop=loop, colors=colors,
                             comment=comment, sample=None, total=len(targets),
                             progress=frame_progress, sample_extra=[last])
@@ -360,9 +343,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     finally:
         for f in fast:
             f.close()
-        ctl.pause()
+        stage.detach()
         stage.deleteLater()
-        ctl.deleteLater()
     return ExportResult(path, n, path.stat().st_size, time.perf_counter() - t0, shown[0],
                         out_size[0])
 
@@ -621,7 +603,7 @@ def _render(argv: list[str], stop: _Interrupts) -> int:
         return 2
     session = job.session
     if job.default_runs:
-        from ..gui.controller import default_runs
+        from ..core.race import default_runs
         session.runs = default_runs()
     # colours as the app would assign them, so the comment and the palette say what is drawn
     from ..core.runspec import PALETTE

@@ -67,7 +67,7 @@ def parse_args(argv: list[str]):
     """Parsed and validated options: (namespace, objective, runs, starts). SystemExit(2) else."""
     from ..core import OBJECTIVES
     from ..core.runspec import parse_run
-    from .controller import resolve_objective
+    from ..core.session import resolve_objective
 
     parser = build_parser()
     ns = parser.parse_args(join_start_values(argv))

@@ -35,8 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import OBJECTIVES, OPTIMIZERS, SCHEDULES
+from ..core.race import run_labels
 from ..core.runspec import RunSpec
-from .controller import Controller, resolve_objective, run_labels
+from ..core.session import resolve_objective
+from .controller import Controller
 
 ERROR_STYLE = "color: #ff6b6b;"
 BAD_FIELD = "QLineEdit { border: 1px solid #ff6b6b; color: #ff6b6b; }"

@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from .controller import Controller, run_labels
+from ..core.race import run_labels
+from .controller import Controller
 
 COLUMNS = ("Run", "Iteration", "f(x)", "|∇f|", "Position", "Status")
 REFRESH_S = 0.1  # at most ten table updates a second while playing

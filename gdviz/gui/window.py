@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN
+from ..scene.stage import Stage
 from .controller import Controller
 from .panel import Panel
 from .readouts import Readouts
-from .stage import Stage
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.png"
 SLIDER_STEPS = 1000
@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("gdviz — gradient descent, visible")
         if ICON.exists():
             self.setWindowIcon(QIcon(str(ICON)))
-        self.stage = Stage(c)
+        self.stage = Stage(c.race)
         self.setCentralWidget(self.stage)
         self.panel = Panel(c)
         self.panel_dock = QDockWidget("Setup", self)

@@ -26,12 +26,12 @@ def test_colour_bar_in_right_strip(qapp, tmp_path, size, suffix, legend):
     """A fresh Stage starts at 640x480: the first paint at that size must still lay it out
     (the colour bar used to stay at (0, 0), squashed over the y axis)."""
     from gdviz.export.render import export_animation
-    from gdviz.gui.stage import Stage
+    from gdviz.scene.stage import Stage
 
     stages = []
 
-    def factory(ctl):
-        stages.append(Stage(ctl))
+    def factory(race):
+        stages.append(Stage(race))
         return stages[0]
 
     w, h = size
@@ -52,10 +52,10 @@ def test_colour_bar_in_right_strip(qapp, tmp_path, size, suffix, legend):
 
 
 def test_stage_render_lays_out_at_640x480(qapp):
-    from gdviz.gui.controller import Controller
-    from gdviz.gui.stage import Stage
+    from gdviz.core.race import Race
+    from gdviz.scene.stage import Stage
 
-    stage = Stage(Controller())
+    stage = Stage(Race())
     stage.render(640, 480)
     bar = stage.canvas.colorbar.sceneBoundingRect()
     assert bar.left() > 0.8 * 640 and bar.height() > 0.8 * 480, bar

@@ -1,11 +1,6 @@
-"""GUI tests run offscreen: the platform is chosen before anything imports Qt."""
+"""The window's fixtures (Qt's platform is chosen in tests/conftest.py)."""
 
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture

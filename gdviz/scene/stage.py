@@ -1,7 +1,8 @@
-"""The stage: the canvas and the loss plot, bound to a controller.
+"""The stage: the canvas and the loss plot, bound to a race (``gdviz.core.race.Race``).
 
 Works inside the main window and standalone offscreen (never shown): ``Stage.render`` paints
-the same pyqtgraph scenes into an image of any size, which is what the exporter writes.
+the same pyqtgraph scenes into an image of any size, which is what the exporter writes.  It
+follows the race's events; it needs no window, dock or controller.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPicture
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from ..scene.canvas import BG, Canvas, Thinned
-from .controller import Controller, run_labels
+from ..core.race import Race, run_labels
+from .canvas import BG, Canvas, Thinned
 
 LOSS_FRACTION = 0.24  # share of the height the loss plot takes in render(loss_plot=True)
 LOSS_REFRESH_S = 0.1  # the loss plot redraws at most ten times a second (its axes are costly)
@@ -166,11 +167,11 @@ class LossPlot(pg.PlotWidget):
 
 
 class Stage(QWidget):
-    """Canvas above, loss plot below; follows ``controller``'s signals."""
+    """Canvas above, loss plot below; follows ``race``'s events until ``detach``."""
 
-    def __init__(self, controller: Controller, parent=None) -> None:
+    def __init__(self, race: Race, parent=None) -> None:
         super().__init__(parent)
-        self.controller = controller
+        self.race = race
         self.canvas = Canvas()
         self.loss = LossPlot()
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -186,11 +187,12 @@ class Stage(QWidget):
         self._loss_timer = QTimer(self)
         self._loss_timer.setSingleShot(True)
         self._loss_timer.timeout.connect(self._update_loss)
-        c = controller
-        c.objectiveChanged.connect(self._objective_changed)
-        c.runsChanged.connect(self._runs_changed)
-        c.stepped.connect(self.refresh)
-        c.startsChanged.connect(self._starts_changed)
+        self._handlers = (("objective", self._objective_changed), ("runs", self._runs_changed),
+                          ("stepped", self.refresh), ("starts", self._starts_changed))
+        for name, handler in self._handlers:
+            race.events.connect(name, handler)
+        events, handlers = race.events, self._handlers
+        self.destroyed.connect(lambda *_: [events.disconnect(*h) for h in handlers])
         self.canvas.startClicked.connect(self._start_clicked)
         self.canvas.viewChanged.connect(self._view_changed)
         self.labels: list[str] = []
@@ -198,62 +200,54 @@ class Stage(QWidget):
         self._runs_changed()
         self._starts_changed()
 
+    def detach(self, *_) -> None:
+        """Stop following the race (also done when the stage is destroyed)."""
+        for name, handler in self._handlers:
+            self.race.events.disconnect(name, handler)
+
     def _start_clicked(self, x: float, y: float, add: bool) -> None:
-        c = self.controller
-        p = [x, y][: c.objective.dim]
-        was_playing = c.playing
-        c.pause()
+        r = self.race
+        p = [x, y][: r.objective.dim]
         if add:
-            c.add_start(p)
+            r.add_start(p)
         else:
-            c.set_starts([p])
-        if was_playing:  # keep playing, from the new start
-            c.play()
+            r.set_starts([p])
 
     def _starts_changed(self) -> None:
-        self.loss.set_starts(len(self.controller.starts))
+        self.loss.set_starts(len(self.race.starts))
         self.refresh()
 
     def _view_changed(self) -> None:
-        obj = self.controller.objective
         (x0, x1), (y0, y1) = self.canvas.view()
-        self.controller.view = ((x0, x1), (y0, y1)) if obj.dim == 2 else ((x0, x1),)
+        self.race.set_view(((x0, x1), (y0, y1)) if self.race.objective.dim == 2 else ((x0, x1),))
 
     def reset_view(self) -> None:
         """Back to the objective's bounds."""
         self.canvas.reset_view()
-        self.controller.view = None
+        self.race.set_view(None)
 
     def _objective_changed(self) -> None:
-        c = self.controller
-        self.canvas.set_objective(c.objective, getattr(c, "view", None))
-        self.loss.set_objective(c.objective)
+        r = self.race
+        self.canvas.set_objective(r.objective, r.view)
+        self.loss.set_objective(r.objective)
         self.refresh()
 
     def _runs_changed(self) -> None:
-        runs = self.controller.runs
+        runs = self.race.runs
         self.labels = run_labels(runs)
-        self.canvas.set_runs(runs, self.legend_labels())
+        self.canvas.set_runs(runs, self.race.labels())
         self.loss.set_runs(runs)
         self.refresh()
 
     def legend_labels(self) -> list[str]:
         """The runs' labels, each diverged run saying at which step."""
-        out = list(self.labels)
-        for i, tr in enumerate(self.controller.tracks[: len(out)]):
-            d = tr.diverged_at
-            if (d >= 0).any():
-                first = int(d[d >= 0].min())
-                out[i] += (f" — diverged at step {first}" if len(d) == 1 else
-                           f" — {int((d >= 0).sum())} of {len(d)} diverged")
-        return out
+        return self.race.labels()
 
     def refresh(self) -> None:
-        """Push the controller's current positions to the items (no repaint is forced)."""
-        c = self.controller
-        self.canvas.update_runs(c.history(), c.starts,
-                                diverged=[tr.diverged_at for tr in c.tracks])
-        self.canvas.set_labels(self.legend_labels())
+        """Push the race's current positions to the items (no repaint is forced)."""
+        r = self.race
+        self.canvas.update_runs(r.history(), r.starts, diverged=r.diverged())
+        self.canvas.set_labels(r.labels())
         if not self.loss.isVisible():
             return
         wait = LOSS_REFRESH_S - (time.perf_counter() - self._loss_last)
@@ -264,10 +258,10 @@ class Stage(QWidget):
 
     def _update_loss(self) -> None:
         self._loss_last = time.perf_counter()
-        self.loss.update_runs(self.controller.history())
+        self.loss.update_runs(self.race.history())
 
     def set_trails_visible(self, on: bool) -> None:
-        self.canvas.set_trails_visible(on, self.controller.runs)
+        self.canvas.set_trails_visible(on, self.race.runs)
         if on:
             self.refresh()
 
@@ -284,9 +278,9 @@ class Stage(QWidget):
         old_trails = canvas.show_trails
         old_legend = canvas.legend.isVisible()
         if trails != old_trails:
-            canvas.set_trails_visible(trails, self.controller.runs)
+            canvas.set_trails_visible(trails, self.race.runs)
             if trails:
-                self.canvas.update_runs(self.controller.history(), self.controller.starts)
+                self.canvas.update_runs(self.race.history(), self.race.starts)
         canvas.legend.setVisible(legend)
         ch = height - int(round(height * LOSS_FRACTION)) if loss_plot else height
         p = QPainter(img)
@@ -294,12 +288,12 @@ class Stage(QWidget):
             keep = not self.isVisible()  # offscreen: keep the layout for the next frame
             _paint_view(canvas, p, QRectF(0, 0, width, ch), keep)
             if loss_plot:
-                self.loss.update_runs(self.controller.history())
+                self.loss.update_runs(self.race.history())
                 _paint_view(self.loss, p, QRectF(0, ch, width, height - ch), keep)
         finally:
             p.end()
             if trails != old_trails:
-                canvas.set_trails_visible(old_trails, self.controller.runs)
+                canvas.set_trails_visible(old_trails, self.race.runs)
             canvas.legend.setVisible(old_legend)
         rgb = img.convertToFormat(QImage.Format.Format_RGB888)  # in C++: 3× faster than numpy
         a = np.frombuffer(rgb.constBits(), np.uint8).reshape(height, rgb.bytesPerLine())

@@ -5,9 +5,9 @@ from gdviz.core.runspec import RunSpec
 
 
 def make_stage(qtbot, runs=None):
-    from gdviz.gui.controller import Controller
-    from gdviz.gui.stage import Stage
-    c = Controller()
+    from gdviz.core.race import Race
+    from gdviz.scene.stage import Stage
+    c = Race()
     if runs is not None:
         c.set_runs(runs)
     s = Stage(c)
