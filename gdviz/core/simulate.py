@@ -62,8 +62,14 @@ def start_points(obj: Objective, x0: np.ndarray) -> np.ndarray:
 
 
 def init_run(obj: Objective, opt: Optimizer, x0: np.ndarray) -> RunState:
-    """The state before the first step from the start points ``x0`` (see ``start_points``)."""
+    """The state before the first step from the start points ``x0`` (see ``start_points``).
+
+    With per-point hyperparameters for n points, one start point is the start of all n.
+    """
     x0 = start_points(obj, x0)
+    per_point = opt.n_points
+    if per_point is not None and x0.shape[0] == 1:
+        x0 = np.repeat(x0, per_point, axis=0)
     n = x0.shape[0]
     if x0.nbytes > _ALLOCATOR_FROM:
         _keep_freed_memory()
@@ -209,6 +215,7 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
 
     def step(lo: int, hi: int):
         parts = [v[lo:hi] if p else v for v, p in zip(inner, per_point, strict=True)]
+        hpb = hp.columns(lo, hi)    # per-point hyperparameters: this block's
         grad = obj.grad
         if noise is not None:
             calls = 0
@@ -218,7 +225,7 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
                 calls += 1
                 return obj.grad(p) + noise.get(calls - 1)[lo:hi]
 
-        xb, out = opt.spec.step(hp, type(inner)(*parts), x0[lo:hi], grad)
+        xb, out = opt.spec.step(hpb, type(inner)(*parts), x0[lo:hi], grad)
         return parts, xb, out
 
     # Stepping the first point alone shows the new state's layout: which fields are per point,

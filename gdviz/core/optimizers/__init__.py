@@ -13,7 +13,16 @@ import numpy as np
 
 from ..schedules import Schedule
 from . import adadelta, adagrad, adam, adamax, momentum, nadam, radam, rmsprop, sgd
-from .base import GradFn, Hyper, OptimizerSpec, OptState, coerce, gradient_noise, hparam
+from .base import (
+    GradFn,
+    Hyper,
+    OptimizerSpec,
+    OptState,
+    coerce,
+    gradient_noise,
+    hparam,
+    pointwise,
+)
 
 _MODULES = (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamax, nadam, radam)
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
@@ -25,6 +34,9 @@ class Optimizer:
 
     The noise of a step is a function of ``seed`` and the step number
     (``base.gradient_noise``), not a generator's state: ``step`` is pure with noise too.
+
+    With per-point hyperparameters (arrays of shape ``(n,)``, see ``base.Hyper``) the optimizer
+    steps exactly ``n_points`` points, each with its own values.
     """
 
     spec: OptimizerSpec
@@ -53,6 +65,14 @@ class Optimizer:
         _check_schedule(self.momentum_schedule, "momentum")
         if self.momentum_schedule is not None and self.spec.momentum_field is None:
             raise ValueError(f"Invalid momentum schedule: {self.spec.name} has no momentum")
+        # the hyperparameters as the step function takes them (per-point arrays as columns)
+        columns = getattr(self.hp, "columns", None)
+        object.__setattr__(self, "_step_hp", self.hp if columns is None else columns())
+
+    @property
+    def n_points(self) -> int | None:
+        """How many points the per-point hyperparameters are for; None without any."""
+        return getattr(self.hp, "n_points", None)
 
     @property
     def name(self) -> str:
@@ -67,6 +87,7 @@ class Optimizer:
 
         The values as set were validated when the optimizer was built; the scheduled ones are
         not validated again (see ``Hyper.scheduled``), so this never raises in mid-run.
+        A per-point array is scheduled point by point, each value exactly as a scalar's.
         """
         changes: dict[str, Any] = {}
         if self.lr_schedule is not None:
@@ -81,7 +102,15 @@ class Optimizer:
         return self.hp.scheduled(**changes)
 
     def init(self, x0: np.ndarray) -> OptState:
-        return OptState(0, self.spec.init(self.hp, np.asarray(x0, dtype=float)))
+        x0 = np.asarray(x0, dtype=float)
+        self._check_points(x0)
+        return OptState(0, self.spec.init(self._step_hp, x0))
+
+    def _check_points(self, x: np.ndarray) -> None:
+        n = self.n_points
+        if n is not None and (x.ndim != 2 or x.shape[0] != n):
+            raise ValueError(f"Invalid start: {x.shape[0] if x.ndim == 2 else x.shape} points "
+                             f"for per-point hyperparameters of {n} values (one per point)")
 
     def step(self, x: np.ndarray, state: OptState, grad_fn: GradFn) -> tuple[np.ndarray, OptState]:
         """One iteration for all points: state in, state out.
@@ -99,7 +128,9 @@ class Optimizer:
                 calls += 1
                 return exact(p) + sigma * z
 
-        hp = self.hyper_at(state.t) if self.has_schedules else self.hp
+        hp = self.hyper_at(state.t).columns() if self.has_schedules else self._step_hp
+        if hp.n_points is not None:
+            self._check_points(x)
         x, inner = self.spec.step(hp, state.inner, x, grad_fn)
         return x, OptState(state.t + 1, inner)
 
@@ -113,7 +144,7 @@ class Optimizer:
         for key in self.spec.legend_keys:
             val = getattr(self.hp, key)
             default = getattr(self.spec.make_hyper(), key)
-            if key == "lr" or val != default:
+            if key == "lr" or _has_array(val) or val != default:
                 parts.append(f"{key}={_fmt(val)}")
         extra = []
         if self.noise > 0:
@@ -138,15 +169,33 @@ def _check_schedule(schedule: Schedule | None, target: str) -> None:
                          f"{' or '.join(schedule.applies_to)}, not for {target}")
 
 
-def _scheduled(schedule: Schedule, k: int, base: float) -> float:
-    """``schedule(k, base)``; a value beyond float range is inf (the points then diverge)."""
+def _scheduled(schedule: Schedule, k: int, base: Any) -> Any:
+    """``schedule(k, base)``; a value beyond float range is inf (the points then diverge).
+
+    A per-point array is scheduled one value at a time, so that each point gets exactly the
+    value of a scalar run (numpy's ``β**t`` may differ from Python's in the last bit).
+    """
+    if isinstance(base, np.ndarray):
+        out = pointwise(lambda b: _scheduled(schedule, k, b), base)
+        out.setflags(write=False)
+        return out
     try:
         return float(schedule(k, base))
     except OverflowError:  # e.g. β^t for an SGD momentum > 1
         return math.inf
 
 
+def _has_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or isinstance(v, tuple) and any(_has_array(e) for e in v)
+
+
 def _fmt(v: Any) -> str:
+    """A hyperparameter for a legend; a per-point array as its range, ``lr=1e-05…10 (200
+    values)``."""
+    if isinstance(v, np.ndarray):
+        lo, hi = float(np.min(v)), float(np.max(v))
+        span = f"{lo:g}" if lo == hi else f"{lo:g}…{hi:g}"
+        return f"{span} ({v.size} values)"
     if isinstance(v, tuple):
         return "(" + ",".join(_fmt(x) for x in v) + ")"
     if isinstance(v, float):

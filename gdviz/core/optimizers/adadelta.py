@@ -16,6 +16,7 @@ from .base import (
     check_range,
     check_weight_decay,
     hparam,
+    l2,
 )
 
 
@@ -60,9 +61,7 @@ def adadelta_step(hp: AdadeltaHyper, s: AdadeltaState, x: np.ndarray, grad_fn: G
 
     ε is inside both square roots.
     """
-    g = grad_fn(x)
-    if hp.weight_decay:
-        g = g + hp.weight_decay * x
+    g = l2(grad_fn(x), x, hp.weight_decay)
     rho = hp.rho
     sq = rho * s.square_avg
     sq += (1.0 - rho) * (g * g)

@@ -16,6 +16,7 @@ from .base import (
     check_nonnegative,
     check_weight_decay,
     hparam,
+    l2,
 )
 
 
@@ -62,9 +63,7 @@ def adagrad_step(hp: AdagradHyper, s: AdagradState, x: np.ndarray, grad_fn: Grad
     ε is outside the square root (some tutorials write :math:`\sqrt{G_t + \epsilon}`).
     """
     t = s.count + 1
-    g = grad_fn(x)
-    if hp.weight_decay:
-        g = g + hp.weight_decay * x
+    g = l2(grad_fn(x), x, hp.weight_decay)
     clr = hp.lr / (1 + (t - 1) * hp.lr_decay)
     acc = s.sum + g * g
     denom = np.sqrt(acc)

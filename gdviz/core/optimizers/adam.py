@@ -20,13 +20,16 @@ from .base import (
     GradFn,
     Hyper,
     OptimizerSpec,
+    active,
     check_betas,
     check_choice,
     check_eps,
     check_lr,
     check_weight_decay,
     hparam,
+    l2,
     lerp,
+    power,
 )
 
 EPS_MODES = ("torch", "folded")
@@ -106,11 +109,11 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     b1, b2 = hp.betas
     t = s.count + 1
     g = grad_fn(x)
-    if hp.weight_decay:
+    if active(hp.weight_decay):
         if hp.decoupled_weight_decay:
             x = x * (1.0 - hp.lr * hp.weight_decay)
         else:
-            g = g + hp.weight_decay * x
+            g = l2(g, x, hp.weight_decay)
     m = lerp(s.m, g, 1.0 - b1)     # β1·m + (1 − β1)·g
     g2 = g * g
     g2 *= 1.0 - b2
@@ -121,10 +124,10 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     if not hp.bias_correction:
         step_size = hp.lr
     elif hp.eps_mode == "folded":
-        step_size = hp.lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        step_size = hp.lr * np.sqrt(1.0 - power(b2, t)) / (1.0 - power(b1, t))
     else:
-        step_size = hp.lr / (1.0 - b1**t)
-        denom /= np.sqrt(1.0 - b2**t)
+        step_size = hp.lr / (1.0 - power(b1, t))
+        denom /= np.sqrt(1.0 - power(b2, t))
     denom += hp.eps
     step = np.divide(m, denom, out=denom)   # m / denom, in the fresh denom
     step *= step_size

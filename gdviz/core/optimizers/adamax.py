@@ -16,7 +16,9 @@ from .base import (
     check_lr,
     check_weight_decay,
     hparam,
+    l2,
     lerp,
+    power,
 )
 
 
@@ -63,15 +65,13 @@ def adamax_step(hp: AdamaxHyper, s: AdamaxState, x: np.ndarray, grad_fn: GradFn)
     """
     b1, b2 = hp.betas
     t = s.count + 1
-    g = grad_fn(x)
-    if hp.weight_decay:
-        g = g + hp.weight_decay * x
+    g = l2(grad_fn(x), x, hp.weight_decay)
     m = lerp(s.m, g, 1.0 - b1)
     u = np.abs(g)
     u += hp.eps
     np.maximum(b2 * s.u, u, out=u)
     step = m / u
-    step *= hp.lr / (1.0 - b1**t)
+    step *= hp.lr / (1.0 - power(b1, t))
     return x - step, AdamaxState(t, m, u)
 
 

@@ -11,13 +11,16 @@ from .base import (
     GradFn,
     Hyper,
     OptimizerSpec,
+    active,
     check_betas,
     check_eps,
     check_lr,
     check_nonnegative,
     check_weight_decay,
     hparam,
+    l2,
     lerp,
+    power,
 )
 
 
@@ -51,12 +54,14 @@ class NAdamState(NamedTuple):
     count: int            # t, steps taken
     m: np.ndarray         # first moment: running mean of g
     v: np.ndarray         # second moment: running mean of g²
-    mu_product: float     # ∏_{i≤t} μ_i, the momentum schedule's product (same for all points)
+    mu_product: float     # ∏_{i≤t} μ_i, the momentum schedule's product ((n, 1) per point
+    #                       where β1 or ψ are per-point arrays, else one number for all points)
 
 
 def nadam_init(hp: NAdamHyper, x0: np.ndarray) -> NAdamState:
     z = np.zeros_like(x0)
-    return NAdamState(0, z, z, 1.0)
+    mu = hp.betas[0] * hp.momentum_decay   # for its shape: (n, 1) with per-point values
+    return NAdamState(0, z, z, np.ones_like(mu) if isinstance(mu, np.ndarray) else 1.0)
 
 
 def nadam_step(hp: NAdamHyper, s: NAdamState, x: np.ndarray, grad_fn: GradFn):
@@ -77,18 +82,18 @@ def nadam_step(hp: NAdamHyper, s: NAdamState, x: np.ndarray, grad_fn: GradFn):
     b1, b2 = hp.betas
     t = s.count + 1
     g = grad_fn(x)
-    if hp.weight_decay:
+    if active(hp.weight_decay):
         if hp.decoupled_weight_decay:
             x = x * (1.0 - hp.lr * hp.weight_decay)
         else:
-            g = g + hp.weight_decay * x
-    mu = b1 * (1.0 - 0.5 * 0.96 ** (t * hp.momentum_decay))
-    mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * hp.momentum_decay))
+            g = l2(g, x, hp.weight_decay)
+    mu = b1 * (1.0 - 0.5 * power(0.96, t * hp.momentum_decay))
+    mu_next = b1 * (1.0 - 0.5 * power(0.96, (t + 1) * hp.momentum_decay))
     mu_product = s.mu_product * mu
     m = lerp(s.m, g, 1.0 - b1)
     v = b2 * s.v
     v += (1.0 - b2) * (g * g)
-    denom = v / (1.0 - b2**t)
+    denom = v / (1.0 - power(b2, t))
     np.sqrt(denom, out=denom)
     denom += hp.eps
     x = x + (-hp.lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)

@@ -11,12 +11,17 @@ from .base import (
     GradFn,
     Hyper,
     OptimizerSpec,
+    active,
     check_betas,
     check_eps,
     check_lr,
     check_weight_decay,
     hparam,
+    l2,
     lerp,
+    pointwise,
+    power,
+    select,
 )
 
 
@@ -72,28 +77,44 @@ def radam_step(hp: RAdamHyper, s: RAdamState, x: np.ndarray, grad_fn: GradFn):
     b1, b2 = hp.betas
     t = s.count + 1
     g = grad_fn(x)
-    if hp.weight_decay:
+    if active(hp.weight_decay):
         if hp.decoupled_weight_decay:
             x = x * (1.0 - hp.lr * hp.weight_decay)
         else:
-            g = g + hp.weight_decay * x
+            g = l2(g, x, hp.weight_decay)
     m = lerp(s.m, g, 1.0 - b1)
     v = b2 * s.v
     v += (1.0 - b2) * (g * g)
-    bc1 = 1.0 - b1**t
-    bc2 = 1.0 - b2**t
+    bc1 = 1.0 - power(b1, t)
+    _, rho_t, rect, sqrt_bc2 = pointwise(rectification, b2, t)
     step = m / bc1
     step *= hp.lr
+    tractable = rho_t > 5.0
+    if active(tractable):
+        denom = np.sqrt(v)
+        denom += hp.eps
+        if isinstance(tractable, np.ndarray):   # per point: the others take the plain step
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return x - select(tractable, step * (sqrt_bc2 / denom) * rect, step), \
+                    RAdamState(t, m, v)
+        step *= sqrt_bc2 / denom
+        step *= rect
+    return x - step, RAdamState(t, m, v)
+
+
+def rectification(b2: float, t: int) -> tuple[float, float, float, float]:
+    """``(ρ_∞, ρ_t, r_t, √(1−β2^t))`` of step ``t`` for one β2, in Python floats.
+
+    ``r_t`` is 0.0 where it is not defined (:math:`\\rho_t \\le 5`, no adaptive step).
+    """
+    bc2 = 1.0 - b2**t
     rho_inf = 2.0 / (1.0 - b2) - 1.0
     rho_t = rho_inf - 2.0 * t * b2**t / bc2
+    rect = 0.0
     if rho_t > 5.0:
         rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                 / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-        denom = np.sqrt(v)
-        denom += hp.eps
-        step *= bc2**0.5 / denom
-        step *= rect
-    return x - step, RAdamState(t, m, v)
+    return rho_inf, rho_t, rect, bc2**0.5
 
 
 RADAM = OptimizerSpec(

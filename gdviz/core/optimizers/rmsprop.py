@@ -11,12 +11,15 @@ from .base import (
     GradFn,
     Hyper,
     OptimizerSpec,
+    active,
     check_eps,
     check_lr,
     check_nonnegative,
     check_unit,
     check_weight_decay,
     hparam,
+    l2,
+    select,
 )
 
 
@@ -70,9 +73,7 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
 
     No bias correction; ε is outside the square root.
     """
-    g = grad_fn(x)
-    if hp.weight_decay:
-        g = g + hp.weight_decay * x
+    g = l2(grad_fn(x), x, hp.weight_decay)
     a = hp.alpha
     g2 = g * g
     g2 *= 1.0 - a
@@ -86,9 +87,11 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
         denom = np.sqrt(sq, out=g2)   # in g2's fresh memory, now unused
     denom += hp.eps
     buf = s.buf
-    if hp.momentum > 0:
-        buf = hp.momentum * buf + g / denom
-        return x - hp.lr * buf, RMSpropState(sq, grad_avg, buf)
+    on = hp.momentum > 0
+    if active(on):     # per point: the points without momentum take the plain step below
+        q = g / denom
+        buf = select(on, hp.momentum * buf + q, buf)
+        return x - hp.lr * select(on, buf, q), RMSpropState(sq, grad_avg, buf)
     step = np.divide(g, denom, out=denom)   # g / denom, in the fresh denom
     step *= hp.lr
     return np.subtract(x, step, out=step), RMSpropState(sq, grad_avg, buf)   # x − step, in step

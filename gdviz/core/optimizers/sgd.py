@@ -7,7 +7,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .base import GradFn, Hyper, OptimizerSpec, check_lr, check_weight_decay, hparam
+from .base import (
+    GradFn,
+    Hyper,
+    OptimizerSpec,
+    active,
+    check_lr,
+    check_nonnegative,
+    check_weight_decay,
+    first_bad,
+    hparam,
+    l2,
+    select,
+)
 
 
 @dataclass(frozen=True)
@@ -25,14 +37,20 @@ class SGDHyper(Hyper):
 
     def validate(self) -> None:
         check_lr(self.lr)
-        if not (np.isfinite(self.momentum) and self.momentum >= 0.0):
-            raise ValueError(f"Invalid momentum value: {self.momentum}")
-        if not (np.isfinite(self.dampening) and self.dampening >= 0.0):
-            raise ValueError(f"Invalid dampening value: {self.dampening}")
+        check_nonnegative(self.momentum, "momentum")
+        check_nonnegative(self.dampening, "dampening")
         check_weight_decay(self.weight_decay)
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+        if not self.nesterov:
+            return
+        ok = (np.asarray(self.momentum) > 0) & (np.asarray(self.dampening) == 0)
+        i = first_bad(ok)
+        if i is not None or np.ndim(ok) == 0 and not ok:
+            mu, tau = (self.momentum, self.dampening) if i is None else (
+                np.broadcast_to(self.momentum, ok.shape)[i].item(),
+                np.broadcast_to(self.dampening, ok.shape)[i].item())
+            where = "" if i is None else f" (at index {i})"
             raise ValueError("Invalid nesterov: Nesterov momentum requires a momentum and zero "
-                             f"dampening (momentum={self.momentum}, dampening={self.dampening})")
+                             f"dampening (momentum={mu}, dampening={tau}){where}")
 
 
 class SGDState(NamedTuple):
@@ -57,13 +75,14 @@ def sgd_step(hp: SGDHyper, s: SGDState, x: np.ndarray, grad_fn: GradFn):
     The momentum buffer starts as the first gradient and the learning rate stays outside it
     (Sutskever et al. 2013 put η inside; the two agree while η is constant).
     """
-    g = grad_fn(x)
-    if hp.weight_decay:
-        g = g + hp.weight_decay * x
+    g = l2(grad_fn(x), x, hp.weight_decay)
     buf = s.buf
-    if hp.momentum:
-        buf = g.copy() if s.count == 0 else hp.momentum * buf + (1.0 - hp.dampening) * g
-        g = g + hp.momentum * buf if hp.nesterov else buf
+    if active(hp.momentum):
+        mu = hp.momentum
+        b = g.copy() if s.count == 0 else mu * buf + (1.0 - hp.dampening) * g
+        on = mu != 0        # per point: a momentum of 0 is plain SGD, its buffer unused
+        buf = select(on, b, buf)
+        g = select(on, g + mu * b if hp.nesterov else b, g)
     return x - hp.lr * g, SGDState(s.count + 1, buf)
 
 
