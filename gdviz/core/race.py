@@ -91,6 +91,15 @@ def default_runs() -> list[RunSpec]:
     return runs
 
 
+def assign_colors(specs) -> None:
+    """Give each run without a colour the first palette colour no run uses (in place)."""
+    used = {(r.color or "").upper() for r in specs}
+    free = [c for c in PALETTE if c.upper() not in used]
+    for i, r in enumerate(specs):
+        if not r.color:
+            r.color = free.pop(0) if free else PALETTE[i % len(PALETTE)]
+
+
 def run_labels(specs) -> list[str]:
     """Each run's label (``RunSpec.label``), made unique: a repeated one gets ``#2``, ``#3``…"""
     out = []
@@ -403,16 +412,8 @@ class Race:
             self._append(r)
         self._changed("runs", "stepped", "status")
 
-    def _free_color(self) -> str:
-        used = {(tr.spec.color or "").upper() for tr in self.tracks}
-        for c in PALETTE:
-            if c.upper() not in used:
-                return c
-        return PALETTE[len(self.tracks) % len(PALETTE)]
-
     def _append(self, spec: RunSpec) -> Track:
-        if not spec.color:
-            spec.color = self._free_color()
+        assign_colors([*self.runs, spec])
         tr = Track(spec, self.objective, self.starts)
         self.tracks.append(tr)
         if tr.error:

@@ -4,17 +4,20 @@ import sys
 import numpy as np
 import pytest
 
-from gdviz.gui.app import join_start_values, parse_args
+from gdviz.cli.app import main as app_main
+from gdviz.cli.app import parse_args
+from gdviz.cli.common import UsageError
+from gdviz.cli.common import glue_negative_values as join_start_values
 
 
 def test_start_forms():
-    ns, obj, runs, starts = parse_args(["--start=-1.5,2", "--start", "-1,0.5", "--start", "3,4"])
+    ns, obj, runs, starts, _view = parse_args(["--start=-1.5,2", "--start", "-1,0.5", "--start", "3,4"])
     assert starts == [(-1.5, 2.0), (-1.0, 0.5), (3.0, 4.0)]
     assert join_start_values(["--start", "-1", "--fresh"]) == ["--start=-1", "--fresh"]
 
 
 def test_objective_runs_and_values():
-    ns, obj, runs, starts = parse_args(
+    ns, obj, runs, starts, _view = parse_args(
         ["--objective", "double_well", "--run", "adam:lr=0.05,beta1=0.8", "--run", "sgd",
          "--start", "-1.2", "--speed", "100", "--max-steps", "300", "--fresh"])
     assert obj.dim == 1 and starts == [(-1.2,)]
@@ -26,9 +29,9 @@ def test_objective_runs_and_values():
                                   ["--run", "adam:lr=-1"], ["--start", "a,b"],
                                   ["--speed", "fast"], ["--objective", "cubic", "--start", "1,2"]])
 def test_bad_values_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(UsageError):
         parse_args(argv)
-    assert e.value.code == 2
+    assert app_main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("gdviz: error:")
 
@@ -51,19 +54,17 @@ def test_help_lists_options():
 
 
 def test_unknown_objective_says_so(capsys):
-    with pytest.raises(SystemExit):
-        parse_args(["--objective", "rosenbrok"])
+    assert app_main(["--objective", "rosenbrok"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gdviz: error: unknown objective 'rosenbrok'")
     assert "did you mean 'rosenbrock'" in err and "himmelblau" in err
     assert "allowed" not in err.lower()
-    with pytest.raises(SystemExit):
-        parse_args(["--objective", "x + + ("])  # a formula: the parser's message
+    assert app_main(["--objective", "x + + ("]) == 2  # a formula: the parser's message
     assert "--objective 'x + + ('" in capsys.readouterr().err
 
 
 def test_values_starting_with_minus():
-    ns, obj, runs, starts = parse_args(["--objective", "-x**2 + x**4", "--start", "-1"])
+    ns, obj, runs, starts, _view = parse_args(["--objective", "-x**2 + x**4", "--start", "-1"])
     assert obj.dim == 1 and starts == [(-1.0,)]
     assert join_start_values(["--objective", "-x", "--run", "sgd"]) == \
         ["--objective=-x", "--run", "sgd"]
@@ -72,9 +73,9 @@ def test_values_starting_with_minus():
 @pytest.mark.parametrize("argv", [["--speed", "1e9"], ["--speed", "0.5"], ["--speed", "-3"],
                                   ["--max-steps", "5000000"], ["--max-steps", "0"]])
 def test_out_of_range_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(UsageError):
         parse_args(argv)
-    assert e.value.code == 2
+    assert app_main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("gdviz: error:")
 
@@ -93,7 +94,7 @@ def test_limits_match_the_gui(qtbot):
     assert (win.controller.speed, win.controller.max_steps) == (SPEED_MAX, MAX_STEPS)
     assert parse_args([f"--max-steps={MAX_STEPS}", f"--speed={SPEED_MAX}"])[0].speed == SPEED_MAX
     for bad in ([f"--max-steps={MAX_STEPS + 1}"], [f"--speed={SPEED_MAX * 1.01}"]):
-        with pytest.raises(SystemExit):
+        with pytest.raises(UsageError):
             parse_args(bad)
 
 

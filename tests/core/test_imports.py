@@ -77,3 +77,68 @@ def test_sympy_waits_for_the_first_expression():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The top-level package names and gdviz modules loaded after running ``code``."""
+    code += ("\nimport sys\n"
+             "print(' '.join(sorted({m for m in sys.modules if m.startswith('gdviz.')}"
+             " | {m.split('.')[0] for m in sys.modules})))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ,
+                                          "QT_QPA_PLATFORM": "offscreen"})
+    return set(out.stdout.split())
+
+
+def test_a_race_on_a_builtin_loads_no_sympy_and_no_qt():
+    """The race model, a session and the command line's checks pay for no typed formula."""
+    loaded = _loaded_after(
+        "from gdviz.core.race import Race\n"
+        "from gdviz.core.session import from_json, to_json\n"
+        "from gdviz.cli.render import plan\n"
+        "r = Race(); r.set_objective('himmelblau'); r.step(20)\n"
+        "from_json(to_json(r.session()))\n"
+        "plan(['--objective', 'rastrigin', '--run', 'adam', '-o', '/tmp/x.gif'])\n")
+    assert "gdviz.core.race" in loaded
+    assert not loaded & {"sympy", "PySide6", "pyqtgraph", "torch", "OpenGL"}
+
+
+def test_export_and_render_load_no_window_package(tmp_path):
+    """The headless render draws through gdviz.scene: nothing of gdviz.gui is imported, and a
+    built-in objective imports no sympy."""
+    out = tmp_path / "a.gif"
+    loaded = _loaded_after(
+        "import gdviz.export, gdviz.export.render, gdviz.scene.stage\n"
+        "from gdviz.cli.render import main\n"
+        f"assert main(['--run', 'adam:lr=0.05', '--steps', '5', '--size', '64x48', '-q', "
+        f"'-o', {str(out)!r}]) == 0\n")
+    assert out.exists()
+    assert "gdviz.export.render" in loaded and "gdviz.scene.stage" in loaded
+    assert not {m for m in loaded if m.startswith("gdviz.gui")}
+    assert "sympy" not in loaded
+
+
+def test_layers_import_downwards_only():
+    """core < scene < export < gui: no module imports a layer above its own (read from the
+    source, so a lazy import inside a function counts too)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "gdviz"
+    above = {"core": ("scene", "export", "gui", "cli", "PySide6", "pyqtgraph"),
+             "scene": ("export", "gui", "cli"), "export": ("gui", "cli")}
+    bad = []
+    for layer, banned in above.items():
+        for path in (root / layer).rglob("*.py"):
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                m = re.match(r"\s*(?:from|import)\s+([.\w]+)", line)
+                if not m:
+                    continue
+                target = m.group(1)
+                name = target.lstrip(".").split(".")[0] if target.startswith("..") \
+                    else target.removeprefix("gdviz.").split(".")[0]
+                if target.startswith(".") and not target.startswith(".."):
+                    continue  # the same package
+                if name in banned:
+                    bad.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert bad == []

@@ -160,8 +160,9 @@ def test_mp4_missing_extra(qapp, tmp_path, monkeypatch):
         render.export_animation(rosenbrock_session(), tmp_path / "a.mp4", steps=2, frames=2)
     assert str(e.value) == video.MP4_MISSING
     assert "pip install 'gdviz[mp4]'" in video.MP4_MISSING
-    with pytest.raises(render.UsageError) as e:
-        render.plan(["-o", str(tmp_path / "a.mp4")])
+    from gdviz.cli import render as render_cli
+    with pytest.raises(render_cli.UsageError) as e:
+        render_cli.plan(["-o", str(tmp_path / "a.mp4")])
     assert str(e.value) == video.MP4_MISSING
     assert list(tmp_path.iterdir()) == []
 
@@ -184,7 +185,8 @@ def test_mp4_writer_and_real_size(qapp, tmp_path):
 
 
 def test_out_of_memory_is_one_line_and_no_file(qapp, tmp_path, monkeypatch, capsys):
-    from gdviz.export import gif, render
+    from gdviz.cli import render
+    from gdviz.export import gif
 
     calls = []
     real = gif.PaletteMapper.map_delta

@@ -82,10 +82,13 @@ def test_render_python_main_py(tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["--run", "turbo:lr=1"], "Unknown optimizer 'turbo'"),
-    (["--objective", "nosuch"], "--objective"),
+    (["--objective", "nosuch"], "unknown objective 'nosuch'"),
+    (["--objective", "x + + ("], "--objective 'x + + ('"),
+    (["--view", "1,0,0,1"], "invalid --view"),
+    (["--view", "0,1"], "invalid --view"),
     (["--objective", "x +* y"], "--objective"),
     (["--run", "adam:lr=-1"], "Invalid learning rate"),
-    (["--run", "adam:lr=fast"], "--run adam:lr=fast"),
+    (["--run", "adam:lr=fast"], "--run 'adam:lr=fast'"),
     (["--size", "800by600"], "invalid --size"),
     (["--size", "8x6"], "invalid --size"),
     (["--start", "1,2,3"], "invalid --start"),
@@ -239,7 +242,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert proc.returncode == 0
     text = b"".join(chunks).decode()
     assert "b.gif (simulating) [" in text and "30/30" in text
-    assert "b.gif [" + "#" * 30 + "] 6/6" in text
+    assert "b.gif (frames) [" + "#" * 30 + "] 6/6" in text
     lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
     assert len(lines) == 2, text    # one line per phase, redrawn in place
     assert b"Wrote " in stdout

@@ -1,0 +1,197 @@
+"""``gdviz render``: make a GIF (or MP4, or a PNG of the last frame) without a window.
+
+Everything the user typed is checked before Qt is imported; the frames come from
+``gdviz.export.render.export_animation``, painted offscreen (no display needed).
+
+Example::
+
+    gdviz render --objective rosenbrock --run adam:lr=0.05 --run sgd:lr=0.0005 \\
+        --start=-1.5,2.5 --steps 200 --frames 200 --fps 25 --size 800x600 -o adam-vs-sgd.gif
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..core.session import Session, SessionError, load_session, to_dict
+from ..export.atomic import ExportCancelled, ExportError, check_writable
+from ..export.render import FORMATS, GIF_MAX_FPS, MAX_ITERATIONS, MAX_SIDE
+from .common import (
+    Interrupts,
+    Parser,
+    Progress,
+    UsageError,
+    add_race_options,
+    apply_race_options,
+    glue_negative_values,
+    run_command,
+)
+
+PROG = "gdviz render"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Render an animation of optimizers without opening a "
+               "window. Frames come from the same scene the app shows.")
+    add_race_options(p)
+    p.add_argument("--steps", type=int, help="iterations in all (default 200)")
+    p.add_argument("--frames", type=int, help="frames in all, the first showing the start "
+                   "(default: steps + 1, at most 200)")
+    p.add_argument("--until-done", action="store_true",
+                   help="stop once every run has converged or diverged (--frames is the cap)")
+    p.add_argument("--fps", type=float, default=25.0,
+                   help=f"frames per second (default 25; a GIF at most {GIF_MAX_FPS})")
+    p.add_argument("--size", default="640x480", help="WIDTHxHEIGHT in pixels (default 640x480)")
+    p.add_argument("-o", "--output", default="gdviz.gif",
+                   help="output file: .gif, .mp4, or .png (the last frame)")
+    p.add_argument("--session", help="start from a saved session; other options override it")
+    p.add_argument("--trails", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the paths behind the balls (default on)")
+    p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the legend (default on)")
+    p.add_argument("--loss-plot", action="store_true", help="add the loss plot under the canvas")
+    p.add_argument("--loop", type=int, default=0,
+                   help="GIF loop count: 0 = forever (default), -1 = play once, N = repeat N "
+                   "times after the first play (N + 1 plays in all)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the traceback of an unexpected error")
+    return p
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[x×X*]\s*(\d+)\s*", text or "")
+    if not m:
+        raise UsageError(f"invalid --size {text!r} (expected WIDTHxHEIGHT, e.g. 800x600)")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
+        raise UsageError(f"invalid --size {text!r} (each side must be 16..{MAX_SIDE} pixels)")
+    return w, h
+
+
+@dataclass
+class RenderJob:
+    session: Session
+    output: Path
+    steps: int
+    frames: int
+    fps: float
+    size: tuple[int, int]
+    trails: bool
+    legend: bool
+    loss_plot: bool
+    loop: int | None
+    quiet: bool
+    until_done: bool
+    command: str
+
+
+def plan(argv: Sequence[str]) -> RenderJob:
+    """Parse and check everything (no Qt); UsageError with one line on any problem."""
+    from ..core.race import assign_colors, default_runs
+
+    args = build_parser().parse_args(glue_negative_values(list(argv)))
+    if args.session:
+        try:
+            session = load_session(args.session)
+        except SessionError as e:
+            raise UsageError(str(e)) from None
+    else:
+        session = Session(runs=default_runs() if not args.run else [], starts=[])
+    apply_race_options(args, session)
+    # colours as the app would assign them, so the comment and the palette say what is drawn
+    assign_colors(session.runs)
+    steps = args.steps if args.steps is not None else 200
+    if steps < 1 or steps > MAX_ITERATIONS:
+        raise UsageError(f"invalid --steps {steps} (need 1..{MAX_ITERATIONS})")
+    frames = args.frames if args.frames is not None else min(steps + 1, 200)
+    if frames < 1 or frames > 10_000:
+        raise UsageError(f"invalid --frames {frames} (need 1..10000)")
+    if not (0 < args.fps <= 100):
+        raise UsageError(f"invalid --fps {args.fps:g} (need 0 < fps <= 100)")
+    if args.loop < -1 or args.loop > 65535:
+        raise UsageError(f"invalid --loop {args.loop} (0 = forever, -1 = once, N = N loops)")
+    size = parse_size(args.size)
+    out = Path(args.output)
+    if out.suffix.lower() not in FORMATS:
+        raise UsageError(f"invalid --output {args.output!r} (use a .gif, .mp4 or .png name)")
+    if out.suffix.lower() == ".gif" and args.fps > GIF_MAX_FPS:
+        raise UsageError(f"invalid --fps {args.fps:g} for a GIF (at most {GIF_MAX_FPS}: "
+                         "browsers play faster GIFs slower; use .mp4 for more)")
+    if out.suffix.lower() == ".mp4":
+        from ..export.video import MP4_MISSING, mp4_available
+        if not mp4_available():
+            raise UsageError(MP4_MISSING)
+    try:
+        check_writable(out)
+    except ExportError as e:
+        raise UsageError(str(e)) from None
+    session.max_steps = max(session.max_steps, steps)
+    return RenderJob(session, out, steps, frames, args.fps, size, args.trails, args.legend,
+                     args.loss_plot, None if args.loop == -1 else args.loop, args.quiet,
+                     args.until_done, "gdviz render " + shlex.join(argv))
+
+
+def describe(job: RenderJob, session: Session) -> str:
+    """The GIF comment: how this file was made, enough to make it again."""
+    d = to_dict(session)
+    settings = {"steps": job.steps, "frames": job.frames, "fps": job.fps,
+                "size": f"{job.size[0]}x{job.size[1]}", "trails": job.trails,
+                "legend": job.legend, "loss_plot": job.loss_plot, "loop": job.loop,
+                "until_done": job.until_done}
+    return (f"Made with gdviz {__version__}: {job.command}\n"
+            f"settings: {json.dumps(settings, separators=(',', ':'))}\n"
+            f"session: {json.dumps(d, separators=(',', ':'))}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        build_parser().print_help()
+        return 0
+    return run_command(PROG, _render, argv)
+
+
+def _render(argv: list[str], stop: Interrupts) -> int:
+    from ..export.render import export_animation
+
+    job = plan(argv)
+    progress = Progress(stop, job.output.name, job.quiet)
+
+    def fail(text: str) -> None:
+        progress.end_line()
+        print(f"{PROG}: {text}", file=sys.stderr)
+
+    try:
+        res = export_animation(job.session, job.output, steps=job.steps, frames=job.frames,
+                               until_done=job.until_done, fps=job.fps, size=job.size,
+                               trails=job.trails, legend=job.legend,
+                               loss_plot=job.loss_plot, loop=job.loop,
+                               comment=describe(job, job.session), progress=progress)
+    except (KeyboardInterrupt, ExportCancelled):
+        fail("interrupted, nothing written")
+        return stop.exit_code
+    except MemoryError:
+        w, h = job.size
+        fail(f"error: out of memory ({w}x{h}, {job.frames} frames, {job.steps} "
+             "iterations); nothing written -- try a smaller --size or fewer --frames/--steps")
+        return 1
+    except (ExportError, ValueError) as e:
+        fail(f"error: {e}")
+        return 2
+    progress.end_line()
+    if not job.quiet:
+        where = {".gif": "the GIF comment", ".png": "the PNG Comment text",
+                 ".mp4": "the MP4 comment metadata"}[job.output.suffix.lower()]
+        print(res.summary(job.fps, job.size) + f"; settings in {where}")
+    return 0
