@@ -2,8 +2,10 @@
 
 from .objectives import OBJECTIVES, Objective, get_objective
 from .optimizers import OPTIMIZERS, Optimizer, OptimizerSpec, get_optimizer_spec, make_optimizer
+from .plugins import PluginError, load_entry_point_plugins, load_plugin, plugin_source
 from .schedules import SCHEDULES, Schedule, make_schedule
 from .simulate import Run, RunState, advance, evaluate, init_run, simulate
+from .torch_bridge import torch_available, torch_optimizer_names
 
 
 def objective_from_expression(text: str) -> Objective:
@@ -18,7 +20,9 @@ def objective_from_expression(text: str) -> Objective:
 
 
 __all__ = [
-    "OBJECTIVES", "OPTIMIZERS", "SCHEDULES", "Objective", "Optimizer", "OptimizerSpec", "Run",
-    "RunState", "Schedule", "advance", "evaluate", "get_objective", "get_optimizer_spec",
-    "init_run", "make_optimizer", "make_schedule", "objective_from_expression", "simulate",
+    "OBJECTIVES", "OPTIMIZERS", "SCHEDULES", "Objective", "Optimizer", "OptimizerSpec",
+    "PluginError", "Run", "RunState", "Schedule", "advance", "evaluate", "get_objective",
+    "get_optimizer_spec", "init_run", "load_entry_point_plugins", "load_plugin",
+    "make_optimizer", "make_schedule", "objective_from_expression", "plugin_source", "simulate",
+    "torch_available", "torch_optimizer_names",
 ]

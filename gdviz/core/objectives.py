@@ -1,6 +1,8 @@
 """Objectives: a value and its exact gradient, vectorized over many points.
 
-``f(X) -> (n,)`` and ``grad(X) -> (n, dim)`` for ``X`` of shape ``(n, dim)``.
+``f(X) -> (n,)`` and ``grad(X) -> (n, dim)`` for ``X`` of shape ``(n, dim)``.  An objective
+made without a gradient (``grad=None``, e.g. in a plugin) gets central differences
+(``numerical_gradient``) and says so: ``numeric_grad`` is True.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ class Objective:
     name: str
     dim: int
     f: Callable[[np.ndarray], np.ndarray]
-    grad: Callable[[np.ndarray], np.ndarray]
+    grad: Callable[[np.ndarray], np.ndarray] | None  # None: central differences of f
     bounds: Bounds
     minima: tuple[tuple[float, ...], ...] = ()
     title: str = ""          # display name, e.g. "Rosenbrock"
     formula: str = ""        # display formula, e.g. "(1-x)² + 100(y-x²)²"
     log_scale: bool = False  # colour the heatmap on a log scale (steep functions)
     expression: str | None = field(default=None, compare=False)  # set when typed by a user
+    numeric_grad: bool = field(default=False, init=False)  # grad is central differences of f
 
     def __post_init__(self) -> None:
+        if self.grad is None:
+            object.__setattr__(self, "grad", numerical_gradient(self.f))
+        object.__setattr__(self, "numeric_grad", getattr(self.grad, "numerical", False) is True)
         if self.dim not in (1, 2):
             raise ValueError(f"Invalid dim: {self.dim} (gdviz draws 1-D and 2-D objectives)")
         if len(self.bounds) != self.dim:
@@ -42,6 +48,43 @@ class Objective:
 
     def gradient(self, X: np.ndarray) -> np.ndarray:
         return self.grad(np.asarray(X, dtype=float).reshape(-1, self.dim))
+
+
+def numerical_gradient(f: Callable[[np.ndarray], np.ndarray]
+                       ) -> Callable[[np.ndarray], np.ndarray]:
+    r"""The gradient of a vectorized ``f`` by central differences, with a step per coordinate.
+
+    .. math::
+        \partial_i f(x) \approx \frac{f(x + h_i e_i) - f(x - h_i e_i)}{(x_i + h_i) - (x_i - h_i)},
+        \qquad h_i = \sqrt[3]{\varepsilon}\,\max(1, |x_i|)
+
+    :math:`\sqrt[3]{\varepsilon} \approx 6\cdot10^{-6}` balances the truncation error
+    (:math:`\propto h^2`) and the rounding error (:math:`\propto \varepsilon/h`) of the central
+    difference; it scales with :math:`|x_i|` so that :math:`x_i \pm h_i` differ from
+    :math:`x_i` at any magnitude.  Dividing by the difference of the two points actually
+    evaluated (not :math:`2h_i`) removes the rounding of :math:`x_i \pm h_i`.  On smooth
+    functions the relative error is about :math:`10^{-10}`.  One call of ``f`` evaluates all
+    :math:`2\,\text{dim}` shifted copies of all points.
+    """
+    cbrt_eps = np.cbrt(np.finfo(float).eps)
+
+    def grad(X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        n, dim = X.shape
+        h = cbrt_eps * np.maximum(1.0, np.abs(X))
+        shifted = np.repeat(X[None], 2 * dim, axis=0)     # (2·dim, n, dim)
+        for i in range(dim):
+            shifted[2 * i, :, i] += h[:, i]
+            shifted[2 * i + 1, :, i] -= h[:, i]
+        values = np.asarray(f(shifted.reshape(-1, dim)), dtype=float).reshape(2 * dim, n)
+        out = np.empty((n, dim))
+        for i in range(dim):
+            span = shifted[2 * i, :, i] - shifted[2 * i + 1, :, i]
+            out[:, i] = (values[2 * i] - values[2 * i + 1]) / span
+        return out
+
+    grad.numerical = True  # type: ignore[attr-defined]  # read by Objective.numeric_grad
+    return grad
 
 
 def _make(name: str, dim: int, f, g, bounds: Bounds, minima=(), title: str = "",
@@ -264,6 +307,29 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     sphere, quadratic, ill_conditioned, saddle, two_minima, matyas, booth, rosenbrock, beale,
     himmelblau, three_hump_camel, six_hump_camel, styblinski_tang, rastrigin, ackley,
 )}
+
+
+# where each objective that is not a built-in came from (a plugin file's path, or another label)
+OBJECTIVE_SOURCES: dict[str, str] = {}
+
+
+def register_objective(obj: Objective, source: str | None = None) -> None:
+    """Add ``obj`` to ``OBJECTIVES`` under its name, recording where it came from.
+
+    A name that is taken is a ValueError naming who has it: ``objective 'beale' is already
+    defined (built-in)``.  ``gdviz.core.plugins.load_plugin`` checks a whole file first.
+    """
+    if not isinstance(obj, Objective):
+        raise ValueError(f"Invalid objective: {obj!r} (expected an Objective)")
+    if obj.name != obj.name.lower() or not obj.name:
+        raise ValueError(f"Invalid objective name {obj.name!r} (lowercase, not empty)")
+    if obj.name in OBJECTIVES:
+        owner = OBJECTIVE_SOURCES.get(obj.name)
+        raise ValueError(f"objective {obj.name!r} is already defined "
+                         f"({'built-in' if owner is None else 'by ' + owner})")
+    OBJECTIVES[obj.name] = obj
+    if source is not None:
+        OBJECTIVE_SOURCES[obj.name] = source
 
 
 def get_objective(name: str) -> Objective:

@@ -120,6 +120,9 @@ def parse_run(text: str) -> RunSpec:
     ``beta1=``/``beta2=`` set one of ``betas``.  Raises ValueError with a one-line message.
     """
     name, _, rest = text.partition(":")
+    if name.strip().lower() == "torch":  # torch:Adam:lr=0.05 names torch.optim.Adam
+        cls, _, rest = rest.partition(":")
+        name = f"torch:{cls.strip()}"
     spec = get_optimizer_spec(name.strip())
     run = RunSpec(spec.name)
     betas: list[float] | None = None

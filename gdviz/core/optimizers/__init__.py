@@ -26,6 +26,8 @@ from .base import (
 
 _MODULES = (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamax, nadam, radam)
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
+# where each optimizer that is not a built-in came from (a plugin file's path, or another label)
+OPTIMIZER_SOURCES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,32 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def register_optimizer(spec: OptimizerSpec, source: str | None = None) -> None:
+    """Add ``spec`` to ``OPTIMIZERS`` under its name, recording where it came from.
+
+    A name that is taken is a ValueError naming who has it: ``optimizer 'adam' is already
+    defined (built-in)``.  ``gdviz.core.plugins.load_plugin`` checks a whole file first.
+    """
+    if not isinstance(spec, OptimizerSpec):
+        raise ValueError(f"Invalid optimizer: {spec!r} (expected an OptimizerSpec)")
+    if spec.name != spec.name.lower() or not spec.name or ":" in spec.name:
+        raise ValueError(f"Invalid optimizer name {spec.name!r} (lowercase, without ':')")
+    if spec.name in OPTIMIZERS:
+        owner = OPTIMIZER_SOURCES.get(spec.name)
+        raise ValueError(f"optimizer {spec.name!r} is already defined "
+                         f"({'built-in' if owner is None else 'by ' + owner})")
+    OPTIMIZERS[spec.name] = spec
+    if source is not None:
+        OPTIMIZER_SOURCES[spec.name] = source
+
+
 def get_optimizer_spec(name: str) -> OptimizerSpec:
+    """The registry's spec for ``name``; ``torch:Adam`` or ``torch:module.Class`` builds the
+    spec of a torch optimizer class (``gdviz.core.torch_bridge``, which imports torch)."""
+    if name[:6].lower() == "torch:":
+        from ..torch_bridge import torch_optimizer_spec
+
+        return torch_optimizer_spec(name)
     try:
         return OPTIMIZERS[name.lower()]
     except KeyError:
@@ -218,5 +245,6 @@ def make_optimizer(name: str, *, lr_schedule: Schedule | None = None,
     return Optimizer(spec, spec.make_hyper(**hp), lr_schedule, momentum_schedule, noise, seed)
 
 
-__all__ = ["OPTIMIZERS", "Optimizer", "OptimizerSpec", "OptState", "Hyper", "hparam",
-           "get_optimizer_spec", "gradient_noise", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "OPTIMIZER_SOURCES", "Optimizer", "OptimizerSpec", "OptState", "Hyper",
+           "hparam", "get_optimizer_spec", "gradient_noise", "make_optimizer",
+           "register_optimizer"]
