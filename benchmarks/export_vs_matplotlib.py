@@ -46,7 +46,7 @@ def session() -> Session:
 
 def with_gdviz(path: Path, frames: int, steps: int) -> float:
     from gdviz.export.render import _ensure_app, export_animation
-    from gdviz.gui import stage  # noqa: F401  (imported before the clock, as matplotlib is)
+    from gdviz.scene import stage  # noqa: F401  (imported before the clock, as matplotlib is)
 
     _ensure_app()  # Qt start-up is not what we measure (the CLI pays it once, ~0.3 s)
     t0 = time.perf_counter()

@@ -18,9 +18,6 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from ..core.session import SessionError, from_json, load_session, save_session, to_json
 from ..export.atomic import ExportError, human_size
-from ..export.gif import write_png
-from ..export.trajectories import write_trajectories
-from .export_dialog import ExportDialog, run_export
 
 SESSION_FILTER = "gdviz session (*.gdviz.json *.json);;All files (*)"
 LAST_SESSION_KEY = "session/last"
@@ -167,6 +164,8 @@ def _canvas_size(window) -> tuple[int, int]:
 def export_animation_dialog(window) -> None:
     path = str(Path(_last_dir("export")) / "gdviz.gif")
     stage = window.stage
+    from .export_dialog import ExportDialog, run_export  # Pillow and the exporter: on demand
+
     dlg = ExportDialog(window, size=_canvas_size(window), path=path,
                        trails=stage.canvas.show_trails, loss_plot=not stage.loss.isHidden())
     if dlg.exec() != ExportDialog.DialogCode.Accepted:
@@ -184,6 +183,8 @@ def snapshot(window, path: str | Path, scale: float | None = None) -> Path:
     loss = stage.loss.isVisible() if stage.isVisible() else False
     img = stage.render(int(w * ratio), int(h * ratio), trails=stage.canvas.show_trails,
                        legend=True, loss_plot=loss)
+    from ..export.gif import write_png
+
     return write_png(path, img, comment="gdviz snapshot\nsession: "
                      + to_json(window.controller.session()))
 
@@ -206,6 +207,8 @@ def save_snapshot(window) -> None:
 
 def save_trajectories_file(window, path: str | Path) -> Path:
     c = window.controller
+    from ..export.trajectories import write_trajectories
+
     return write_trajectories(path, c.history(), objective=c.session().objective)
 
 
