@@ -7,8 +7,9 @@
    of the main window), against a bare pyqtgraph ``PlotWidget`` with a 512² ``ImageItem``
    (``bare_window.py``), each timed from launch to the line it prints at its first paint.
 
-Medians of ``--repeat`` (5) runs each, after one run of each that fills Python's bytecode cache.  The windows use the display where there is one
-(``xvfb-run`` works), else Qt's offscreen platform.
+Medians of ``--repeat`` (5) runs each, after one run of each that fills Python's bytecode
+cache.  The windows use the display where there is one (``xvfb-run`` works), else Qt's
+offscreen platform.
 Run: ``python benchmarks/startup.py [--repeat 5]``.
 """
 
