@@ -1,0 +1,492 @@
+"""The landscape lab: basin maps, sweeps, tuning and the race table against ``simulate``."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from collections import deque
+
+import numpy as np
+import pytest
+
+from gdviz.core import get_objective, make_optimizer, make_schedule, simulate
+from gdviz.core.lab import (
+    BASIN_COLORS,
+    CONVERGED,
+    DIVERGED,
+    NO_BASIN,
+    RUNNING,
+    Cancelled,
+    basin_map,
+    f_star,
+    log_grid,
+    race_table,
+    sweep,
+    to_csv,
+    tune,
+)
+from gdviz.core.lab import basins as basins_module
+from gdviz.core.lab import batch as batch_module
+from gdviz.core.lab.sweeps import CSV_HEADER as SWEEP_HEADER
+from gdviz.core.objectives import Objective
+from gdviz.core.runspec import RunSpec
+from gdviz.core.simulate import row_norms
+
+HIMMELBLAU = get_objective("himmelblau")
+
+
+def test_row_norms_are_numpys_norms_to_the_bit():
+    rng = np.random.default_rng(0)
+    for dim in (1, 2):
+        for scale in (1e-300, 1e-8, 1.0, 1e200):
+            v = rng.standard_normal((1000, dim)) * scale
+            v[::7] = np.nan
+            v[::11, 0] = np.inf
+            with np.errstate(all="ignore"):
+                expected = np.linalg.norm(v, axis=1)
+                got = row_norms(v)
+            np.testing.assert_array_equal(got, expected)
+
+
+# --- basin maps --------------------------------------------------------------------------------
+
+def connected(mask: np.ndarray) -> bool:
+    """True when the True cells of a 2-D mask are one 4-connected region."""
+    cells = list(zip(*np.nonzero(mask), strict=True))
+    if not cells:
+        return False
+    seen = {cells[0]}
+    todo = deque([cells[0]])
+    while todo:
+        i, j = todo.popleft()
+        for a, b in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+            if (0 <= a < mask.shape[0] and 0 <= b < mask.shape[1] and mask[a, b]
+                    and (a, b) not in seen):
+                seen.add((a, b))
+                todo.append((a, b))
+    return len(seen) == len(cells)
+
+
+def test_gradient_descent_on_himmelblau_finds_the_four_textbook_basins():
+    bm = basin_map(HIMMELBLAU, make_optimizer("sgd", lr=0.01), HIMMELBLAU.bounds, grid=64,
+                   steps=500)
+    assert bm.shape == (64, 64)
+    assert len(bm.basins) == 4 and all(b.is_known_minimum for b in bm.basins)
+    assert bm.diverged_share == 0.0
+    assert bm.running_share < 0.01
+    for b in bm.basins:
+        region = bm.label == b.label
+        assert b.share == pytest.approx(region.mean())
+        assert b.share > 0.15, b          # each a sizeable share (a quarter, roughly)
+        assert connected(region), b       # one region ...
+        ix = np.argmin(np.abs(bm.xs - b.centre[0]))
+        iy = np.argmin(np.abs(bm.ys - b.centre[1]))
+        assert bm.label[iy, ix] == b.label  # ... around its minimum
+    assert sum(b.share for b in bm.basins) == pytest.approx(1.0 - bm.running_share)
+
+
+def expected_from(run, i: int = 0) -> tuple:
+    """End point, f, converged and diverged step of point ``i`` of a simulate run."""
+    return run.positions[-1, i], run.values[-1, i], run.converged_at[i], run.diverged_at[i]
+
+
+@pytest.mark.parametrize("opt", [
+    make_optimizer("sgd", lr=0.02),                                 # some diverge
+    make_optimizer("adam", lr=0.3, noise=0.5, seed=3),              # shared noise
+    make_optimizer("nag", lr=0.004, momentum=0.9),                  # gradient at a look-ahead
+    make_optimizer("rmsprop", lr=0.01, lr_schedule=make_schedule("exponential", gamma=0.99)),
+], ids=["sgd", "adam-noise", "nag", "rmsprop-schedule"])
+def test_each_start_of_a_map_is_its_single_point_run(opt):
+    steps = 300
+    bm = basin_map(HIMMELBLAU, opt, ((-6.0, 6.0), (-6.0, 6.0)), grid=48, steps=steps)
+    rows = list(bm.rows("r"))
+    assert len(rows) == 48 * 48
+    rng = np.random.default_rng(7)
+    status = bm.status.ravel()
+    picks = rng.choice(status.size, size=6, replace=False).tolist()
+    for code in (RUNNING, CONVERGED, DIVERGED):   # and some of every status the map has
+        where = np.flatnonzero(status == code)
+        picks += rng.choice(where, size=min(4, where.size), replace=False).tolist()
+    for i in picks:
+        run = simulate(HIMMELBLAU, opt, bm.starts[i], steps)
+        end, f, conv, div = expected_from(run)
+        np.testing.assert_array_equal(bm.ends[i], end)
+        assert bm.end_f[i] == f or (np.isnan(f) and np.isnan(bm.end_f[i]))
+        assert bm.steps_to_converge.ravel()[i] == conv
+        assert bm.diverged_at.ravel()[i] == div
+        kind = run.status[0].kind
+        row = rows[i]
+        assert row[:6] == ("r", *bm.starts[i].tolist(), *end.tolist(), float(f))
+        assert row[8] == kind
+        assert row[7] == ("" if kind == "running" else run.status[0].step)
+        assert row[6] == bm.label.ravel()[i]
+
+
+def log_well() -> Objective:
+    """x² + y² − log(x + 4): f is NaN left of x = −4 while its gradient is finite there."""
+    def f(X):
+        return X[:, 0] ** 2 + X[:, 1] ** 2 - np.log(X[:, 0] + 4)
+
+    def grad(X):
+        return np.column_stack([2 * X[:, 0] - 1 / (X[:, 0] + 4), 2 * X[:, 1]])
+
+    return Objective("log_well", 2, f, grad, bounds=((-3.0, 3.0), (-3.0, 3.0)))
+
+
+@pytest.mark.parametrize(("obj", "opt"), [
+    (HIMMELBLAU, make_optimizer("sgd", lr=0.03)),
+    (log_well(), make_optimizer("sgd", lr=0.6)),
+], ids=["himmelblau", "domain"])
+def test_a_blocked_map_is_simulate_of_all_its_points(obj, opt):
+    grid, steps = 128, 60
+    assert grid * grid >= batch_module.BLOCKED_FROM   # the blocked path, on threads
+    bm = basin_map(obj, opt, ((-5.0, 5.0), (-5.0, 5.0)), grid=grid, steps=steps)
+    run = simulate(obj, opt, bm.starts, steps)
+    np.testing.assert_array_equal(bm.ends, run.positions[-1])
+    np.testing.assert_array_equal(bm.end_f, run.values[-1])
+    np.testing.assert_array_equal(bm.steps_to_converge.ravel(), run.converged_at)
+    np.testing.assert_array_equal(bm.diverged_at.ravel(), run.diverged_at)
+    kinds = [s.kind for s in run.status]
+    assert "diverged" in kinds and len(set(kinds)) > 1   # not vacuous
+    names = np.array(["running", "converged", "diverged"])[bm.status.ravel()]
+    assert names.tolist() == kinds
+
+
+def test_converged_ends_near_no_known_minimum_are_numbered_clusters():
+    opt = make_optimizer("sgd", lr=0.01)
+    known = basin_map(HIMMELBLAU, opt, HIMMELBLAU.bounds, grid=40, steps=400)
+    anonymous = dataclasses.replace(HIMMELBLAU, minima=())
+    bm = basin_map(anonymous, opt, HIMMELBLAU.bounds, grid=40, steps=400)
+    assert len(bm.basins) == 4
+    assert not any(b.is_known_minimum for b in bm.basins)
+    assert [b.label for b in bm.basins] == [0, 1, 2, 3]
+    # each cluster is one known minimum's basin, start for start
+    for b in bm.basins:
+        d = [np.hypot(*np.subtract(b.centre, m)) for m in HIMMELBLAU.minima]
+        j = int(np.argmin(d))
+        assert d[j] < 1e-6
+        np.testing.assert_array_equal((bm.label == b.label) & (bm.status == CONVERGED),
+                                      (known.label == j) & (known.status == CONVERGED))
+    shares = sorted(b.share for b in bm.basins)
+    assert shares == sorted(b.share for b in known.basins)
+    assert shares[::-1] == [b.share for b in bm.basins]   # numbered largest first
+
+
+def test_a_minimum_missing_from_the_list_becomes_a_cluster_after_the_known_ones():
+    two = get_objective("two_minima")
+    only_global = dataclasses.replace(two, minima=two.minima[:1])
+    bm = basin_map(only_global, make_optimizer("sgd", lr=0.1), two.bounds, grid=48, steps=500)
+    assert [b.is_known_minimum for b in bm.basins][:1] == [True]
+    clusters = [b for b in bm.basins if not b.is_known_minimum]
+    assert clusters and clusters[0].label == 1
+    assert np.hypot(*np.subtract(clusters[0].centre, two.minima[1])) < 1e-5
+    assert clusters[0].share > 0.05
+
+
+def test_cluster_is_deterministic_and_respects_the_radius():
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 5.0]])
+    pts = np.repeat(centres, [50, 30, 20], axis=0) + rng.normal(0, 1e-3, (100, 2))
+    order = rng.permutation(100)
+    which, found = basins_module.cluster(pts[order], 0.1)
+    np.testing.assert_allclose(found, centres, atol=1e-3)   # largest first
+    np.testing.assert_array_equal(which, np.repeat([0, 1, 2], [50, 30, 20])[order])
+    which2, found2 = basins_module.cluster(pts[order], 0.1)
+    np.testing.assert_array_equal(which, which2)
+    np.testing.assert_array_equal(found, found2)
+
+
+def test_one_d_map_and_its_rows():
+    well = get_objective("double_well")
+    bm = basin_map(well, make_optimizer("sgd", lr=0.01), (-2.0, 2.0), grid=32, steps=400)
+    assert bm.shape == (32,) and bm.ys is None
+    assert {b.label for b in bm.basins if b.share > 0} == {0, 1}
+    left = bm.xs < -0.2
+    assert (bm.label[left] == 0).all() and (bm.label[bm.xs > 0.2] == 1).all()
+    row = next(bm.rows("gd"))
+    assert row[0] == "gd" and row[2] == "" and row[4] == ""
+    assert row[1] == bm.xs[0]
+
+
+def test_rgba_colours_basins_light_when_fast_and_marks_diverged_and_running():
+    bm = basin_map(HIMMELBLAU, make_optimizer("sgd", lr=0.02), ((-6.0, 6.0), (-6.0, 6.0)),
+                   grid=48, steps=150)
+    img = bm.rgba()
+    assert img.shape == (48, 48, 4) and img.dtype == np.uint8
+    assert (img[..., 3] == 255).all()
+    assert (img[bm.status == DIVERGED, :3] == 0).all()
+    assert (bm.label[bm.status == DIVERGED] == NO_BASIN).all()
+    lum = img[..., :3].astype(float).sum(axis=2)
+    conv = (bm.status == CONVERGED) & (bm.label == 0)
+    steps = bm.steps_to_converge[conv]
+    assert steps.min() < steps.max()
+    assert lum[conv][steps == steps.min()].min() > lum[conv][steps == steps.max()].max()
+    # the fastest start of the map is its basin colour half-way to white
+    fastest = (bm.status == CONVERGED) & (bm.steps_to_converge == bm.steps_to_converge[
+        bm.status == CONVERGED].min())
+    i = tuple(np.argwhere(fastest)[0])
+    base = np.array([int(BASIN_COLORS[bm.label[i]][k:k + 2], 16) for k in (1, 3, 5)])
+    np.testing.assert_array_equal(img[i][:3], np.rint(base + 0.5 * (255 - base)))
+    # running starts are dimmed towards grey; dim_running=0 leaves them as the slowest
+    running = (bm.status == RUNNING) & (bm.label >= 0)
+    assert running.any()
+    plain = bm.rgba(dim_running=0.0)
+    grey = np.abs(img[running][:, :3].astype(float) - 128).sum()
+    assert grey < np.abs(plain[running][:, :3].astype(float) - 128).sum()
+    # colours given by the caller, by label
+    mine = bm.rgba(colors=[(255, 0, 0)], dim_running=0.0)[(bm.status == CONVERGED)
+                                                          & (bm.label >= 0)].astype(int)
+    assert (mine[:, 0] > mine[:, 1]).all() and (mine[:, 1] == mine[:, 2]).all()
+    with pytest.raises(ValueError, match="Invalid color"):
+        bm.rgba(colors=["red"])
+    with pytest.raises(ValueError, match="Invalid dim_running"):
+        bm.rgba(dim_running=2)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"grid": 31}, "Invalid grid"), ({"grid": 1025}, "Invalid grid"),
+    ({"grid": True}, "Invalid grid"), ({"grid": 64.0}, "Invalid grid"),
+    ({"view": ((1, 0), (0, 1))}, "Invalid view"), ({"view": (0, 1)}, "Invalid view"),
+    ({"view": ((0, np.inf), (0, 1))}, "Invalid view"), ({"view": "big"}, "Invalid view"),
+    ({"tol": 0}, "Invalid tol"), ({"tol": 1.5}, "Invalid tol"), ({"steps": -1}, "Invalid steps"),
+    ({"optimizer": make_optimizer("sgd", lr=np.array([0.1, 0.2]))}, "Invalid optimizer"),
+    ({"optimizer": "adam"}, "Invalid run"),
+])
+def test_basin_map_refuses_bad_input(kwargs, message):
+    args = {"optimizer": make_optimizer("sgd", lr=0.01), "view": HIMMELBLAU.bounds, "grid": 32,
+            "steps": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        basin_map(HIMMELBLAU, args.pop("optimizer"), args.pop("view"), **args)
+
+
+def test_progress_counts_steps_and_false_cancels():
+    calls = []
+    bm = basin_map(HIMMELBLAU, make_optimizer("sgd", lr=0.01), HIMMELBLAU.bounds, grid=256,
+                   steps=100, progress=lambda d, t: calls.append((d, t)))
+    assert bm.shape == (256, 256)
+    assert len(calls) > 1
+    assert [t for _, t in calls] == [100] * len(calls)
+    done = [d for d, _ in calls]
+    assert done == sorted(set(done)) and done[-1] == 100
+    seen = []
+
+    def stop(done, total):
+        seen.append(done)
+        return len(seen) < 2
+
+    with pytest.raises(Cancelled):
+        basin_map(HIMMELBLAU, make_optimizer("sgd", lr=0.01), HIMMELBLAU.bounds, grid=256,
+                  steps=100, progress=stop)
+    assert len(seen) == 2 and seen[-1] < 100
+    with pytest.raises(Cancelled):
+        sweep(HIMMELBLAU, "adam", (0.0, 0.0), [0.1, 0.2], 10, progress=lambda d, t: False)
+    with pytest.raises(Cancelled):
+        race_table(HIMMELBLAU, [("a", make_optimizer("adam"))], [(0.0, 0.0)], 10,
+                   progress=lambda d, t: d < 10)
+
+
+# --- sweeps ------------------------------------------------------------------------------------
+
+def expected_reach(run, i: int, fs: float | None, tol: float) -> int:
+    """First step where f − f* < tol before the point diverged, from a recorded run."""
+    gap = run.values[:, i] - (0.0 if fs is None else fs)
+    d = run.diverged_at[i]
+    for t, g in enumerate(gap):
+        if d >= 0 and t >= d:
+            break
+        if g < tol:
+            return t
+    return -1
+
+
+def check_value(sw, idx, opt, obj, start, steps):
+    run = simulate(obj, opt, np.array([start]), steps)
+    end, f, conv, div = expected_from(run)
+    assert sw.final_f[idx] == f or (np.isnan(f) and np.isnan(sw.final_f[idx]))
+    np.testing.assert_array_equal(sw.ends[idx], end)
+    assert sw.converged_at[idx] == conv
+    assert sw.diverged_at[idx] == div
+    assert sw.steps_to_tol[idx] == expected_reach(run, 0, sw.f_star, sw.tol)
+    return run
+
+
+RUNS = [   # a run, and its momentum or β1
+    (RunSpec("adam"), 0.9),
+    (RunSpec("sgd", {"momentum": 0.9}), 0.9),
+    (RunSpec("rmsprop", {"centered": True}, lr_schedule={"kind": "cosine", "total_steps": 200}),
+     0.0),
+    (RunSpec("nag", {"momentum": 0.8}, noise=0.2, seed=5), 0.8),
+    (RunSpec("radam", {"betas": (0.8, 0.99)}), 0.8),
+    (RunSpec("adagrad"), None),
+]
+
+
+@pytest.mark.parametrize(("run", "fixed"), RUNS, ids=[r.optimizer for r, _ in RUNS])
+def test_each_lr_of_a_sweep_is_the_scalar_run_with_that_lr(run, fixed):
+    obj, start, steps = get_objective("rosenbrock"), (-1.5, 2.5), 300
+    lrs = log_grid(1e-5, 10, 60)
+    sw = sweep(obj, run, start, lrs, steps, tol=1e-3)
+    assert sw.shape == (60,)
+    assert sw.f_star == 0.0
+    assert np.unique(sw.final_f).size > 40   # not vacuous: the lrs give different runs
+    for i in (0, 17, 31, 40, 44, 52, 59):
+        spec = dataclasses.replace(run, hyper={**run.hyper, "lr": float(lrs[i])})
+        check_value(sw, i, spec.build(), obj, start, steps)
+    assert sw.fixed_second == fixed
+    assert {row[2] for row in sw.rows()} == {"" if fixed is None else fixed}
+
+
+def test_some_lrs_of_a_sweep_reach_the_tolerance():
+    obj = get_objective("sphere")
+    sw = sweep(obj, "sgd", (0.7, -0.4), log_grid(1e-3, 1.5, 40), 100, tol=1e-8)
+    reached = sw.steps_to_tol >= 0
+    assert reached.any() and not reached.all()
+    for i in np.flatnonzero(reached)[::5]:
+        check_value(sw, i, make_optimizer("sgd", lr=float(sw.lrs[i])), obj, (0.7, -0.4), 100)
+
+
+@pytest.mark.parametrize(("name", "second"), [("sgd", "momentum"), ("adam", "beta1"),
+                                              ("rmsprop", "momentum")])
+def test_a_two_d_sweep_is_the_scalar_run_of_each_pair(name, second):
+    obj, start, steps = get_objective("beale"), (1.0, 1.5), 200
+    lrs, values = log_grid(1e-4, 1.0, 25), np.linspace(0.0, 0.95, 7)
+    sw = sweep(obj, name, start, lrs, steps, second=(second, values))
+    assert sw.shape == (7, 25) and sw.second == second
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        j, i = int(rng.integers(7)), int(rng.integers(25))
+        hp = {"lr": float(lrs[i])}
+        if second == "beta1":
+            hp["betas"] = (float(values[j]), 0.999)
+        else:
+            hp["momentum"] = float(values[j])
+        check_value(sw, (j, i), make_optimizer(name, **hp), obj, start, steps)
+    rows = list(sw.rows("s"))
+    assert len(rows) == 7 * 25
+    assert rows[26][1:3] == (lrs[1], values[1])
+    assert len(rows[0]) == len(SWEEP_HEADER)
+
+
+def test_sweep_refuses_bad_input():
+    obj = HIMMELBLAU
+    for kwargs, message in [
+        ({"lrs": []}, "Invalid lrs"), ({"lrs": [0.1, np.nan]}, "Invalid lrs"),
+        ({"lrs": [-0.1]}, "Invalid learning rate"), ({"start": [(0, 0), (1, 1)]}, "Invalid start"),
+        ({"second": ("beta1", [0.9])}, "Invalid second hyperparameter"),
+        ({"run": "adagrad", "second": ("momentum", [0.9])}, "Invalid second hyperparameter"),
+        ({"run": "adam", "second": ("beta1", [1.5])}, "Invalid beta"),
+        ({"tol": 0}, "Invalid tol"), ({"run": 3}, "Invalid run"),
+    ]:
+        args = {"run": "sgd", "start": (0.0, 0.0), "lrs": [0.1], **kwargs}
+        with pytest.raises(ValueError, match=message):
+            sweep(obj, args.pop("run"), args.pop("start"), args.pop("lrs"), 5, **args)
+    for lo, hi, n in [(0, 1, 5), (1, 0.1, 5), (1e-3, 1, 1), (1e-3, np.inf, 5)]:
+        with pytest.raises(ValueError, match="Invalid"):
+            log_grid(lo, hi, n)
+
+
+def test_f_star_is_the_lowest_known_minimum():
+    assert f_star(get_objective("rosenbrock")) == 0.0
+    st = get_objective("styblinski_tang")
+    assert f_star(st) == pytest.approx(-78.33233140754285)
+    assert f_star(dataclasses.replace(st, minima=())) is None
+
+
+def test_tune_finds_half_for_gradient_descent_on_a_bowl():
+    # f = x² + y²: gradient descent multiplies x by 1 − 2η, so η = 1/2 is the fastest and
+    # η > 1 diverges
+    tuned = tune(get_objective("sphere"), RunSpec("sgd"), (0.7, -0.4), steps=200, tol=1e-10)
+    sw = tuned.sweep
+    assert sw.lrs.size == 200 and sw.lrs[0] == pytest.approx(1e-5) and sw.lrs[-1] == 10.0
+    assert 0.4 < tuned.lr < 0.6
+    ok = sw.diverged_at < 0
+    assert sw.steps_to_tol[tuned.index] == sw.steps_to_tol[ok & (sw.steps_to_tol >= 0)].min()
+    assert (sw.diverged_at[sw.lrs > 1.1] >= 0).all() and ok[sw.lrs < 1.0].all()
+    assert tuned.criterion_text == ("fewest steps to f − f* < 1e-10 in 200 steps, ties by "
+                                    "final f")
+    assert tuned.summary.startswith(f"lr = {tuned.lr:.3g}: f − f* < 1e-10 after ")
+    run = simulate(get_objective("sphere"), make_optimizer("sgd", lr=tuned.lr),
+                   np.array([[0.7, -0.4]]), 200)
+    assert expected_reach(run, 0, 0.0, 1e-10) == sw.steps_to_tol[tuned.index]
+
+
+def test_tune_by_final_f_and_when_everything_diverges():
+    obj = get_objective("rosenbrock")
+    tuned = tune(obj, RunSpec("adam"), (-1.5, 2.5), criterion="final_f", steps=100,
+                 lrs=log_grid(1e-4, 1.0, 30))
+    sw = tuned.sweep
+    ok = sw.diverged_at < 0
+    assert sw.final_f[tuned.index] == sw.final_f[ok].min()
+    assert tuned.criterion_text.startswith("lowest f after 100 steps")
+    none = tune(get_objective("sphere"), "sgd", (1.0, 1.0), steps=50, lrs=[2.0, 3.0])
+    assert none.lr is None and none.summary == "every learning rate diverged"
+    with pytest.raises(ValueError, match="Invalid criterion"):
+        tune(obj, "adam", (0.0, 0.0), criterion="fastest")
+
+
+# --- race table --------------------------------------------------------------------------------
+
+def test_race_table_ranks_runs_from_each_start_and_matches_simulate():
+    obj = HIMMELBLAU
+    runs = [("adam", make_optimizer("adam", lr=0.1)), ("gd", RunSpec("sgd", {"lr": 0.01})),
+            ("gd again", make_optimizer("sgd", lr=0.01)), ("wild", make_optimizer("sgd", lr=0.1))]
+    starts = np.array([[0.0, 0.0], [-4.0, 4.0], [4.5, -4.5]])
+    rows = race_table(obj, runs, starts, steps=200, tol=1e-6)
+    assert len(rows) == 12
+    assert [(r.run, r.start) for r in rows[:4]] == [("adam", 0), ("adam", 1), ("adam", 2),
+                                                    ("gd", 0)]
+    fs = f_star(obj)
+    for (label, opt), k in zip(runs, range(0, 12, 3), strict=True):
+        run = simulate(obj, opt if not isinstance(opt, RunSpec) else opt.build(), starts, 200)
+        for j in range(3):
+            r = rows[k + j]
+            assert r.run == label and r.x == tuple(starts[j])
+            assert r.final_f == run.values[-1, j]
+            assert r.diverged_at == run.diverged_at[j]
+            assert r.converged_at == run.converged_at[j]
+            assert r.steps_to_tol == expected_reach(run, j, fs, 1e-6)
+            d = min(np.hypot(*(run.positions[-1, j] - m)) for m in obj.minima)
+            assert r.distance == pytest.approx(d, rel=1e-12, abs=1e-300)
+    for j in range(3):
+        mine = [r for r in rows if r.start == j]
+        gd, again = (r for r in mine if r.run.startswith("gd"))
+        assert gd.rank == again.rank                           # equal results, equal rank
+        wild = next(r for r in mine if r.run == "wild")
+        if wild.diverged_at >= 0:
+            assert wild.rank == 4
+        ranks = sorted(r.rank for r in mine)
+        assert ranks[0] == 1
+    text = to_csv(rows)
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == ["run", "start", "x", "y", "steps_to_tol", "final_f",
+                        "distance_to_minimum", "diverged_at", "status", "rank"]
+    assert len(table) == 13
+    assert float(table[1][5]) == rows[0].final_f
+
+
+def test_race_table_in_one_d_and_without_minima():
+    obj = dataclasses.replace(get_objective("double_well"), minima=())
+    rows = race_table(obj, [("gd", make_optimizer("sgd", lr=0.05))], [(1.5,), (-1.5,)], 100)
+    assert all(np.isnan(r.distance) for r in rows)
+    table = list(csv.reader(io.StringIO(to_csv(rows))))
+    assert table[1][3] == "" and table[1][6] == ""
+    with pytest.raises(ValueError, match="Invalid run"):
+        race_table(obj, [("gd", "sgd")], [(1.5,)], 10)
+    with pytest.raises(ValueError, match="Invalid runs"):
+        race_table(obj, [], [(1.5,)], 10)
+
+
+def test_the_squared_gradient_test_is_the_norm_test():
+    from gdviz.core.lab.batch import GTOL_SQUARED, gradient_within_gtol
+    from gdviz.core.simulate import GTOL
+
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.5, 1.0, (20000, 2))
+    base /= row_norms(base)[:, None]
+    g = base * (GTOL * (1 + rng.integers(-40, 40, (20000, 1)) * 2.0**-52))
+    g[:5] = [[np.nan, 0], [np.inf, 0], [0, 0], [GTOL, 0], [np.sqrt(GTOL_SQUARED), 0]]
+    expected = row_norms(g) <= GTOL
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(gradient_within_gtol(g), expected)
+    np.testing.assert_array_equal(gradient_within_gtol(g[:, :1]), row_norms(g[:, :1]) <= GTOL)
