@@ -1,0 +1,738 @@
+"""The 3-D view: one 2-D objective as a lit surface, with the race on it.
+
+``View3D`` takes the same calls as the 2-D ``Canvas`` (``set_objective``, ``set_runs``,
+``update_runs``, ``set_labels``, ``set_trails_visible``, ``view``/``reset_view``, the
+``startClicked`` signal), so a stage can drive either.  The surface is built once per objective
+and view (``surface_builds`` counts it); every frame only moves the balls and trails.
+
+Mouse: drag to orbit, Ctrl+drag or middle-drag to pan, wheel to zoom; a click (no drag) on the
+surface emits ``startClicked(x, y, add)``, ``add`` with Shift.  ``render(w, h)`` draws an
+offscreen frame of any size (in the widget's own context when it has one, else in a private
+offscreen context, which works with no window at all).
+
+Importing this module imports PyOpenGL: import it only for 3-D (``gl.gl_available()`` first).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from OpenGL import GL
+from pyqtgraph.opengl import GLViewWidget
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QOffscreenSurface,
+    QOpenGLContext,
+    QPainter,
+    QPen,
+    QSurfaceFormat,
+    QVector3D,
+)
+from PySide6.QtOpenGL import (
+    QOpenGLFramebufferObject,
+    QOpenGLFramebufferObjectFormat,
+    QOpenGLVertexArrayObject,
+)
+from PySide6.QtWidgets import QWidget
+
+from ..core import Objective
+from .canvas import (
+    BG,
+    MAX_START_MARKS,
+    MIN_THINNED,
+    THIN_TRAILS,
+    TRAIL_BUDGET,
+    TRAIL_POINTS,
+    Thinned,
+)
+from .gl import software_gl
+from .glitems import Lines, Points, SurfaceMesh, context_key
+from .heightfield import FLOOR_Z, GRID3D, HEIGHT_MODES, LIFT, HeightField
+
+BALL_SIZE = 15       # pixels
+LOST_SIZE = 20
+STAR_SIZE = 19
+START_SIZE = 15
+TRAIL_WIDTH = 2.5
+SAMPLES = 4          # multisampling on a GPU, on screen and in render() (none in software)
+MAX_RENDER = 8192    # the largest side render() draws
+CLICK_SLOP = 4       # a press that moves less than this many pixels is a click, not a drag
+DEFAULT_CAMERA = {"azimuth": -60.0, "elevation": 30.0, "distance": 4.6, "fov": 40.0}
+FRAME_MARGIN = 0.04  # reset_camera() leaves this share of the frame free on each side
+CONTOUR_RGBA = (255, 255, 255, 80)
+FLOOR_RGBA = (200, 204, 212, 38)
+EDGE_RGBA = (200, 204, 212, 90)
+MINIMUM_RGBA = (255, 255, 255, 255)
+START_RGBA = (255, 255, 255, 255)
+
+
+def rgba(color: str | None, alpha: int = 255) -> tuple[int, int, int, int]:
+    c = QColor(color or "#ffffff")
+    return c.red(), c.green(), c.blue(), alpha
+
+
+def nice_step(span: float, target: int = 8) -> float:
+    """A 1-2-5 step that cuts ``span`` into about ``target`` parts."""
+    raw = span / max(target, 1)
+    k = 10.0 ** math.floor(math.log10(raw))
+    return next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
+
+
+def paint_legend(p: QPainter, width: float, entries: list[tuple[str, str]]) -> None:
+    """The runs' legend in the top-right corner: a ball in each run's colour, its label."""
+    if not entries:
+        return
+    font = QFont()
+    font.setPixelSize(12)
+    p.setFont(font)
+    fm = QFontMetricsF(font)
+    row = fm.height() + 3
+    text_w = max(fm.horizontalAdvance(t) for t, _c in entries)
+    w, h = text_w + 34, row * len(entries) + 10
+    x0, y0 = width - w - 10, 10
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QPen(QColor(85, 85, 85, 160), 1))
+    p.setBrush(QColor(20, 22, 28, 170))
+    p.drawRoundedRect(QRectF(x0, y0, w, h), 4, 4)
+    for k, (text, colour) in enumerate(entries):
+        cy = y0 + 5 + row * (k + 0.5)
+        p.setPen(QPen(QColor("#101010"), 1.5))
+        p.setBrush(QColor(colour))
+        p.drawEllipse(QPointF(x0 + 14, cy), 5.5, 5.5)
+        p.setPen(QColor("#e6e6e6"))
+        p.drawText(QRectF(x0 + 26, cy - row / 2, text_w + 4, row),
+                   Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+
+
+class _LegendOverlay(QWidget):
+    """The legend over the OpenGL view on screen (render() paints the same into its image)."""
+
+    def __init__(self, view: View3D) -> None:
+        super().__init__(view)
+        self.view = view
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+
+    def paintEvent(self, _ev) -> None:  # noqa: N802 (Qt name)
+        p = QPainter(self)
+        try:
+            paint_legend(p, self.width(), self.view.legend_entries())
+        finally:
+            p.end()
+
+
+class View3D(GLViewWidget):
+    """Draws one 2-D objective as a surface and the runs of a controller-like source on it.
+
+    Signals: ``startClicked(float x, float y, bool add)`` – a click (not a drag) on the
+    surface, in data coordinates; ``cameraChanged()`` – the user orbited, panned or zoomed.
+    """
+
+    startClicked = Signal(float, float, bool)
+    cameraChanged = Signal()
+
+    def __init__(self, parent=None, grid: int = GRID3D) -> None:
+        super().__init__(parent)
+        # multisampling costs a software rasterizer 2-4× the frame: smooth edges on a GPU only
+        self.samples = 0 if software_gl() else SAMPLES
+        fmt = self.format()
+        fmt.setSamples(self.samples)
+        fmt.setDepthBufferSize(24)
+        self.setFormat(fmt)
+        self.setBackgroundColor(BG)
+        self.setMinimumSize(120, 90)
+        self.grid = int(grid)
+        self.objective: Objective | None = None
+        self.field: HeightField | None = None
+        self.height_mode = "auto"
+        self.exaggeration = 1.0
+        self.surface_builds = 0    # times f was sampled on the grid (objective or view changed)
+        self.geometry_builds = 0   # times the heights were laid out (and the above)
+        self.device_scale = 1.0    # device pixels per logical pixel in the current paint
+        self.viewport_width = 640  # device pixels across the current paint
+        self.lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=True)
+        # the items, created once; drawn in this order
+        self.floor = Lines(width=1.0, pull=0.0)
+        self.surface = SurfaceMesh()
+        self.contours = Lines(width=1.0, pull=0.0015)
+        self.trails = Lines(width=TRAIL_WIDTH, pull=0.003)
+        self.minima = Points("star", pull=0.4)   # flat marks: the balls stand in front
+        self.starts_item = Points("plus", pull=0.4)
+        self.lost_item = Points("cross", ghost=0.45, pull=1.3)
+        self.balls = Points("ball", ghost=0.35, pull=1.0)
+        self.walls = SurfaceMesh(translucent=True)
+        for depth, it in enumerate((self.floor, self.surface, self.contours, self.trails,
+                                    self.minima, self.starts_item, self.lost_item, self.balls,
+                                    self.walls)):
+            it.setDepthValue(depth)
+            self.addItem(it)
+        # runs
+        self.specs: list = []
+        self.labels: list[str] = []
+        self.show_trails = True
+        self._thin: list[Thinned | None] = []
+        self._ball_layout = None
+        self._ball_slices: list[slice | None] = []
+        self._trail_slices: list[slice | None] = []
+        self._last: tuple | None = None          # the last update_runs arguments
+        self._starts_key = None
+        # mouse
+        self._press: QPointF | None = None
+        self._dragged = False
+        # render()
+        self._offscreen: tuple[QOffscreenSurface, QOpenGLContext] | None = None
+        self._offscreen_vao: QOpenGLVertexArrayObject | None = None
+        self._fbo: tuple[int, QSize, int, QOpenGLFramebufferObject] | None = None
+        self.legend = _LegendOverlay(self)
+        self.legend.resize(self.size())
+        self._camera_set = False   # set_camera() or the mouse moved it: keep it from then on
+        self.reset_camera()
+
+    # ------------------------------------------------------------------ objective
+    def set_objective(self, obj: Objective, view=None) -> None:
+        """Sample ``obj`` once on the grid over ``view`` ((x0, x1), (y0, y1)) or its bounds,
+        and build the surface, contours, floor and minima.  ValueError for a 1-D objective."""
+        field = HeightField(obj, view, self.grid, self.height_mode, self.exaggeration)
+        self.objective = obj
+        self.field = field
+        self.surface_builds += 1
+        self.surface.set_mesh(field.vertices(), field.normals(), field.colours(self.lut),
+                              field.faces())
+        self.walls.set_mesh(*field.walls(self.lut))
+        self._starts_key = None
+        self._layout_static(geometry_only=False)
+        if not self._camera_set:
+            self.reset_camera()
+
+    def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The data rectangle under the surface."""
+        f = self.field
+        if f is None:
+            raise ValueError("Invalid call: view() before set_objective()")
+        return (f.x0, f.x1), (f.y0, f.y1)
+
+    def reset_view(self, view=None) -> None:
+        """The surface over ``view``, or the objective's bounds (sampled again)."""
+        if self.objective is not None:
+            self.set_objective(self.objective, view)
+
+    def set_height_mode(self, mode: str) -> None:
+        """"linear" (f), "log" (log₁₀(f − f_min + δ), as the log colour) or "auto" (log where
+        the objective is coloured on a log scale)."""
+        if mode not in HEIGHT_MODES:
+            raise ValueError(f"Invalid height mode: {mode!r} (valid: {', '.join(HEIGHT_MODES)})")
+        self.height_mode = mode
+        self._relayout()
+
+    def set_exaggeration(self, x: float) -> None:
+        """Stretch the heights by ``x`` (> 0; 1 is a surface as high as 0.4 of its width)."""
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid exaggeration: {x!r} (a number > 0)") from None
+        if not (math.isfinite(v) and 0 < v <= 1e3):
+            raise ValueError(f"Invalid exaggeration: {x!r} (a number in (0, 1000])")
+        self.exaggeration = v
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """New heights for the same samples: positions and normals again, f not sampled."""
+        if self.field is None:
+            return
+        self.field.set_height(self.height_mode, self.exaggeration)
+        self.surface.set_geometry(self.field.vertices(), self.field.normals())
+        self.walls.set_geometry(*self.field.walls_geometry())
+        self._layout_static(geometry_only=True)
+
+    def _layout_static(self, geometry_only: bool) -> None:
+        """Contours, floor, minima, and the runs placed again on the new heights."""
+        fld = self.field
+        self.geometry_builds += 1
+        self.contours.set_segments(fld.contours(), np.array(CONTOUR_RGBA, np.uint8))
+        self._build_floor()
+        obj = self.objective
+        m = np.array(obj.minima, dtype=float).reshape(-1, 2)
+        inside = ((m[:, 0] >= fld.x0) & (m[:, 0] <= fld.x1)
+                  & (m[:, 1] >= fld.y0) & (m[:, 1] <= fld.y1))
+        m = m[inside]
+        if len(m):
+            with np.errstate(all="ignore"):
+                fm = obj.f(m)
+            w = fld.place(m[:, 0], m[:, 1], fm)
+            w = w[np.isfinite(w).all(axis=1)]
+        else:
+            w = np.empty((0, 3))
+        self.minima.set_points(w, np.array(MINIMUM_RGBA, np.uint8), STAR_SIZE)
+        self._starts_key = None
+        if self._last is not None:
+            self.update_runs(*self._last)
+        else:
+            self._clear_runs()
+        self.update()
+
+    def _build_floor(self) -> None:
+        """A grid on the floor, at round data coordinates, and the base's outline."""
+        fld = self.field
+        z = FLOOR_Z
+        segs = []
+        for lo, hi, axis in ((fld.x0, fld.x1, 0), (fld.y0, fld.y1, 1)):
+            step = nice_step(hi - lo)
+            ticks = np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step
+            for t in ticks:
+                if axis == 0:
+                    a, b = fld.to_world([t, t], [fld.y0, fld.y1])
+                else:
+                    a, b = fld.to_world([fld.x0, fld.x1], [t, t])
+                segs += [a, b]
+        grid = np.array(segs).reshape(-1, 3)
+        grid[:, 2] = z
+        corners = fld.to_world([fld.x0, fld.x1, fld.x1, fld.x0], [fld.y0, fld.y0, fld.y1, fld.y1])
+        corners[:, 2] = z
+        edge = np.stack([corners, np.roll(corners, -1, axis=0)], axis=1).reshape(-1, 3)
+        cols = np.concatenate([np.tile(np.array(FLOOR_RGBA, np.uint8), (len(grid), 1)),
+                               np.tile(np.array(EDGE_RGBA, np.uint8), (len(edge), 1))])
+        self.floor.set_segments(np.concatenate([grid, edge]), cols)
+
+    # ------------------------------------------------------------------ runs
+    def set_runs(self, specs, labels=None) -> None:
+        """The runs to draw (``.color``, ``.visible``): one colour each; ``labels`` are the
+        legend's texts (default: each run's own label)."""
+        self.specs = list(specs)
+        self.labels = []
+        for i, spec in enumerate(self.specs):
+            if labels is not None and i < len(labels):
+                self.labels.append(str(labels[i]))
+                continue
+            try:
+                self.labels.append(spec.label())
+            except (ValueError, TypeError, AttributeError):
+                self.labels.append(f"{getattr(spec, 'optimizer', 'run')} (invalid)")
+        self._thin = [None] * len(self.specs)
+        self._ball_layout = None
+        self._last = None
+        self._clear_runs()
+        self.legend.update()
+
+    def _clear_runs(self) -> None:
+        self._ball_slices = [None] * len(self.specs)
+        self._trail_slices = [None] * len(self.specs)
+        self._ball_layout = None
+        empty = np.empty((0, 3))
+        self.balls.set_points(empty, np.empty((0, 4), np.uint8), BALL_SIZE)
+        self.lost_item.set_points(empty, np.empty((0, 4), np.uint8), LOST_SIZE)
+        self.trails.set_segments(empty, np.empty((0, 4), np.uint8))
+        self.starts_item.set_points(empty, np.empty((0, 4), np.uint8), START_SIZE)
+
+    def set_labels(self, labels) -> None:
+        """New legend texts (e.g. a run that diverged says so)."""
+        labels = [str(t) for t in labels]
+        if labels[: len(self.labels)] != self.labels:
+            self.labels = labels[: len(self.specs)]
+            self.legend.update()
+
+    def legend_entries(self) -> list[tuple[str, str]]:
+        """(label, colour) of each visible run."""
+        return [(self.labels[i] if i < len(self.labels) else "", s.color or "#ffffff")
+                for i, s in enumerate(self.specs) if s.visible]
+
+    def legend_texts(self) -> list[str]:
+        return [t for t, _c in self.legend_entries()]
+
+    def set_legend_visible(self, on: bool) -> None:
+        self.legend.setVisible(bool(on))
+
+    def set_trails_visible(self, on: bool, specs=None) -> None:
+        self.show_trails = bool(on)
+        self.trails.setVisible(self.show_trails)
+        if on and self._last is not None:
+            self.update_runs(*self._last)
+
+    def ball_positions(self, i: int) -> np.ndarray:
+        """World (X, Y, Z) of run ``i``'s balls as drawn, ``(n, 3)`` (empty when hidden)."""
+        sl = self._ball_slices[i] if i < len(self._ball_slices) else None
+        if sl is None:
+            return np.empty((0, 3))
+        return self.balls.positions()[sl].astype(float)
+
+    def trail_segments(self, i: int) -> np.ndarray:
+        """World point pairs ``(2 m, 3)`` of run ``i``'s trail as drawn."""
+        sl = self._trail_slices[i] if i < len(self._trail_slices) else None
+        if sl is None:
+            return np.empty((0, 3))
+        return self.trails.positions()[sl].astype(float)
+
+    def lost_positions(self) -> np.ndarray:
+        """World positions of the ✕ marks of diverged points."""
+        return self.lost_item.positions().astype(float)
+
+    def update_runs(self, history, starts, diverged=None) -> None:
+        """``history``: per run ``(spec, positions (t+1, n, 2), values (t+1, n), grad norms)``;
+        ``diverged``: per run, the step where each point diverged (-1: it did not).
+
+        Balls sit on the surface at f(x) (lifted a hair), trails follow it; a diverged point
+        (or one that is not finite) gets its ball and an ✕ on the base's edge, above the
+        surface.  Nothing that is not finite reaches OpenGL.
+        """
+        fld = self.field
+        self._last = (history, starts, diverged)
+        if fld is None:
+            return
+        starts = np.asarray(starts, dtype=float).reshape(-1, 2)
+        self._update_starts(starts)
+        pos_all, col_all, layout, lost, lost_col = [], [], [], [], []
+        trail_pos, trail_col = [], []
+        self._trail_slices = [None] * len(self.specs)
+        at = 0
+        for i, (spec, pos, vals, *_rest) in enumerate(history):
+            if i >= len(self.specs) or not spec.visible:
+                layout.append((0, None))
+                continue
+            colour = np.array(rgba(spec.color), np.uint8)
+            cur = np.asarray(pos[-1], dtype=float).reshape(-1, 2)
+            f = np.asarray(vals[-1], dtype=float).reshape(-1)
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(cur).all(axis=1) & np.isfinite(f))
+            if diverged is not None and i < len(diverged):
+                d = np.asarray(diverged[i]) >= 0
+                if d.shape == bad.shape:
+                    bad |= d
+            w = fld.place(cur[:, 0], cur[:, 1], f)
+            if bad.any():
+                w[bad] = self._edge(cur[bad])
+                lost.append(w[bad])
+                lost_col.append(np.tile(colour, (int(bad.sum()), 1)))
+            w[:, :2] = np.clip(w[:, :2], -3.0, 3.0)   # far outside the base: kept finite
+            pos_all.append(w)
+            col_all.append(np.tile(colour, (len(w), 1)))
+            layout.append((len(w), spec.color))
+            if self.show_trails:
+                seg = self._trail(i, pos, vals)
+                self._trail_slices[i] = slice(at, at + len(seg))
+                at += len(seg)
+                trail_pos.append(seg)
+                trail_col.append(np.tile(colour, (len(seg), 1)))
+        P = np.concatenate(pos_all) if pos_all else np.empty((0, 3))
+        layout = tuple(layout)
+        if layout != self._ball_layout:
+            self._ball_layout = layout
+            self._ball_slices, k = [], 0
+            for n, _c in layout:
+                self._ball_slices.append(slice(k, k + n) if n else None)
+                k += n
+            C = np.concatenate(col_all) if col_all else np.empty((0, 4), np.uint8)
+            self.balls.set_points(P, C, BALL_SIZE)
+        else:
+            self.balls.move(P)
+        if lost:
+            self.lost_item.set_points(np.concatenate(lost), np.concatenate(lost_col), LOST_SIZE)
+        elif self.lost_item.count:
+            self.lost_item.set_points(np.empty((0, 3)), np.empty((0, 4), np.uint8), LOST_SIZE)
+        if self.show_trails:
+            # many starts: hairlines, as in 2-D
+            most = max((len(p) for p in pos_all), default=0)
+            self.trails.width = TRAIL_WIDTH if most <= THIN_TRAILS else 1.0
+            self.trails.set_segments(
+                np.concatenate(trail_pos) if trail_pos else np.empty((0, 3)),
+                np.concatenate(trail_col) if trail_col else np.empty((0, 4), np.uint8))
+        self.update()
+
+    def _edge(self, xy: np.ndarray) -> np.ndarray:
+        """Where a lost point is shown: its position moved onto the base (the top edge when it
+        is NaN), at the top of the shown heights."""
+        fld = self.field
+        x, y = xy[:, 0], xy[:, 1]
+        with np.errstate(invalid="ignore"):
+            x = np.where(np.isnan(x), 0.5 * (fld.x0 + fld.x1), x)
+            y = np.where(np.isnan(y), fld.y1, y)
+            x = np.clip(x, fld.x0, fld.x1)
+            y = np.clip(y, fld.y0, fld.y1)
+        w = fld.to_world(x, y)
+        w[:, 2] = fld.z_top + 3 * LIFT
+        return w
+
+    def _trail(self, i: int, pos: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """Run ``i``'s trail as world point pairs on the surface, from a bounded number of
+        points per start (evenly thinned, as in 2-D; the last part with many starts)."""
+        fld = self.field
+        n = pos.shape[1]
+        per_start = min(TRAIL_POINTS, TRAIL_BUDGET // max(n, 1) - 1)
+        if per_start >= MIN_THINNED:
+            thin = self._thin[i]
+            if thin is None or thin.cap != per_start:
+                thin = self._thin[i] = Thinned(per_start)
+            (pos, vals), _ts = thin.update(pos, vals)
+        else:
+            T = pos.shape[0]
+            keep = max(2, min(T, per_start))
+            pos, vals = pos[T - keep:], vals[T - keep:]
+        if pos.shape[0] < 2:
+            return np.empty((0, 3))
+        w = fld.place(pos[..., 0], pos[..., 1], vals, 0.5 * LIFT)   # (T, n, 3)
+        w = np.swapaxes(w, 0, 1)                               # (n, T, 3)
+        seg = np.stack([w[:, :-1], w[:, 1:]], axis=2).reshape(-1, 2, 3)
+        with np.errstate(invalid="ignore"):
+            ok = (np.isfinite(seg).all(axis=(1, 2))
+                  & (np.abs(seg[..., 0]) <= fld.sx * 1.0001).all(axis=1)
+                  & (np.abs(seg[..., 1]) <= fld.sy * 1.0001).all(axis=1))
+        return seg[ok].reshape(-1, 3)
+
+    def _update_starts(self, starts: np.ndarray) -> None:
+        key = (id(self.field), starts.shape, starts.tobytes())
+        if key == self._starts_key:
+            return
+        self._starts_key = key
+        if len(starts) > MAX_START_MARKS or not len(starts):
+            self.starts_item.set_points(np.empty((0, 3)), np.empty((0, 4), np.uint8),
+                                        START_SIZE)
+            return
+        with np.errstate(all="ignore"):
+            f0 = self.objective.f(starts)
+        w = self.field.place(starts[:, 0], starts[:, 1], f0)
+        w = w[np.isfinite(w).all(axis=1)]
+        self.starts_item.set_points(w, np.array(START_RGBA, np.uint8), START_SIZE)
+
+    # ------------------------------------------------------------------ camera
+    def reset_camera(self, aspect: float | None = None) -> None:
+        """The default view: from the front left, 30° up, the distance that fits the whole
+        box (floor to the top of the heights) into a frame of ``aspect`` = width / height
+        (default: the widget's when shown, else 3:2)."""
+        self.set_camera(DEFAULT_CAMERA)
+        self._camera_set = False
+        if aspect is None:
+            aspect = self.width() / self.height() if self.isVisible() else 1.5
+        if not (math.isfinite(aspect) and aspect > 0):
+            raise ValueError(f"Invalid aspect: {aspect!r} (width / height > 0)")
+        fld = self.field
+        if fld is None:
+            self.update()
+            return
+        self.opts["center"] = QVector3D(0.0, 0.0, 0.5 * fld.z_top)
+        corners = np.array([[x, y, z] for x in (-fld.sx, fld.sx) for y in (-fld.sy, fld.sy)
+                            for z in (FLOOR_Z, fld.z_top)])
+        size = (1000, max(int(round(1000 / aspect)), 1))
+        lo_px = FRAME_MARGIN * np.array(size)
+        hi_px = (1 - FRAME_MARGIN) * np.array(size)
+        for _ in range(3):
+            # the nearest distance at which every corner is inside the margins ...
+            lo, hi = 0.5, 50.0
+            for _ in range(30):
+                self.opts["distance"] = mid = 0.5 * (lo + hi)
+                px = self.project(corners, size)
+                inside = ((px >= lo_px) & (px <= hi_px)).all()
+                lo, hi = (lo, mid) if inside else (mid, hi)
+            self.opts["distance"] = hi
+            # ... then the box's picture centred in the frame (perspective puts it off)
+            px = self.project(corners, size)
+            off = 0.5 * (px.min(axis=0) + px.max(axis=0)) - 0.5 * np.array(size)
+            # the rows of the view rotation are the camera's right, up and back axes
+            rot = np.array(self.viewMatrix().data(), dtype=float).reshape(4, 4).T[:3, :3]
+            right, up = rot[0], rot[1]
+            per_px = 2 * hi * math.tan(math.radians(self.opts["fov"]) / 2) / size[0]
+            c = np.array([self.opts["center"].x(), self.opts["center"].y(),
+                          self.opts["center"].z()])
+            c += per_px * (off[0] * right - off[1] * up)
+            self.opts["center"] = QVector3D(*c)
+        self.update()
+
+    def camera(self) -> dict:
+        """The camera as plain numbers (for a session): azimuth, elevation, distance, fov
+        (degrees and world units) and the centre the camera turns around."""
+        c = self.opts["center"]
+        return {"azimuth": float(self.opts["azimuth"]),
+                "elevation": float(self.opts["elevation"]),
+                "distance": float(self.opts["distance"]), "fov": float(self.opts["fov"]),
+                "center": [float(c.x()), float(c.y()), float(c.z())]}
+
+    def set_camera(self, cam: dict) -> None:
+        """Set what ``cam`` has of ``camera()``'s keys; ValueError for any other key or a
+        value out of range (the camera is unchanged then)."""
+        if not isinstance(cam, dict):
+            raise ValueError(f"Invalid camera: {cam!r} (a dict like camera() returns)")
+        known = {"azimuth", "elevation", "distance", "fov", "center"}
+        extra = set(cam) - known
+        if extra:
+            raise ValueError(f"Invalid camera key(s): {', '.join(sorted(map(str, extra)))} "
+                             f"(valid: {', '.join(sorted(known))})")
+        new = {}
+        limits = {"azimuth": (-1e6, 1e6), "elevation": (-90.0, 90.0),
+                  "distance": (1e-3, 1e3), "fov": (1.0, 170.0)}
+        for k, (lo, hi) in limits.items():
+            if k in cam:
+                try:
+                    v = float(cam[k])
+                except (TypeError, ValueError):
+                    raise ValueError(f"Invalid camera {k}: {cam[k]!r}") from None
+                if not (math.isfinite(v) and lo <= v <= hi):
+                    raise ValueError(f"Invalid camera {k}: {cam[k]!r} (in [{lo:g}, {hi:g}])")
+                new[k] = v
+        if "center" in cam:
+            try:
+                c = [float(v) for v in cam["center"]]
+            except (TypeError, ValueError):
+                raise ValueError(f"Invalid camera center: {cam['center']!r}") from None
+            if len(c) != 3 or not all(math.isfinite(v) and abs(v) <= 1e3 for v in c):
+                raise ValueError(f"Invalid camera center: {cam['center']!r} (x, y, z)")
+            new["center"] = QVector3D(*c)
+        self.opts.update(new)
+        self._camera_set = True
+        self.update()
+
+    def orbit(self, azim: float, elev: float = 0.0) -> None:
+        """Turn the camera by ``azim`` degrees around the vertical (and ``elev`` up)."""
+        super().orbit(azim, elev)
+
+    # ------------------------------------------------------------------ picking
+    def _matrices(self, w: int, h: int) -> np.ndarray:
+        P = self.projectionMatrix((0, 0, w, h), (0, 0, w, h))
+        V = self.viewMatrix()
+        return np.array((P * V).data(), dtype=float).reshape(4, 4).T
+
+    def project(self, points, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Widget pixels ``(n, 2)`` (x right, y down) of world points ``(n, 3)``; ``size``:
+        of another frame (render()), default the widget's."""
+        w, h = size or (self.width(), self.height())
+        p = np.asarray(points, dtype=float).reshape(-1, 3)
+        clip = np.column_stack([p, np.ones(len(p))]) @ self._matrices(w, h).T
+        ndc = clip[:, :3] / clip[:, 3:4]
+        return np.column_stack([(ndc[:, 0] + 1) * 0.5 * w, (1 - ndc[:, 1]) * 0.5 * h])
+
+    def pick(self, x_px: float, y_px: float) -> tuple[float, float] | None:
+        """Data (x, y) of the surface under widget pixel (x_px, y_px), or None: the ray
+        through the pixel (unprojected with the view's projection and view matrices) marched
+        through the height field, then bisected."""
+        if self.field is None:
+            return None
+        w, h = self.width(), self.height()
+        inv = np.linalg.inv(self._matrices(w, h))
+        nx, ny = 2.0 * x_px / w - 1.0, 1.0 - 2.0 * y_px / h
+        near = inv @ np.array([nx, ny, -1.0, 1.0])
+        far = inv @ np.array([nx, ny, 1.0, 1.0])
+        near, far = near[:3] / near[3], far[:3] / far[3]
+        return self.field.intersect(near, far - near)
+
+    # ------------------------------------------------------------------ events
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(ev)
+        self.legend.resize(self.size())
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802
+        self._press = ev.position()
+        self._dragged = False
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802
+        if self._press is not None and not self._dragged:
+            d = ev.position() - self._press
+            if abs(d.x()) + abs(d.y()) < CLICK_SLOP:
+                return  # a click being made: the camera stays put
+            self._dragged = True
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802
+        press, dragged = self._press, self._dragged
+        self._press = None
+        if dragged:
+            self._camera_set = True
+            self.cameraChanged.emit()
+            return
+        if press is None or ev.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self.pick(ev.position().x(), ev.position().y())
+        if hit is not None:
+            add = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.startClicked.emit(hit[0], hit[1], add)
+
+    def wheelEvent(self, ev) -> None:  # noqa: N802
+        super().wheelEvent(ev)
+        self._camera_set = True
+        self.cameraChanged.emit()
+
+    # ------------------------------------------------------------------ painting
+    def paintGL(self) -> None:  # noqa: N802
+        self.device_scale = float(self.devicePixelRatioF())
+        self.viewport_width = self.deviceWidth()
+        super().paintGL()
+
+    def render(self, width: int, height: int, *, trails: bool = True,
+               legend: bool = True) -> np.ndarray:
+        """The view as an RGB image ``(height, width, 3)`` uint8, drawn offscreen at exactly
+        that size (the camera as it is; sizes in pixels as on screen)."""
+        w, h = int(width), int(height)
+        if not (16 <= w <= MAX_RENDER and 16 <= h <= MAX_RENDER):
+            raise ValueError(f"Invalid size: {width}×{height} (each side in 16…{MAX_RENDER})")
+        old_trails = self.trails.visible()
+        self.trails.setVisible(trails and self.show_trails)
+        own = self.isValid()   # the widget's context exists: draw in it (its buffers are there)
+        if own:
+            self.makeCurrent()
+        else:
+            self._make_offscreen_current()
+        old = (self.device_scale, self.viewport_width)
+        try:
+            fbo = self._framebuffer(w, h)
+            fbo.bind()
+            GL.glViewport(0, 0, w, h)
+            self.device_scale, self.viewport_width = 1.0, w
+            self.paint(region=(0, 0, w, h), viewport=(0, 0, w, h))
+            img = fbo.toImage()     # resolves the multisampling, flips to top-down
+            fbo.release()
+        finally:
+            self.device_scale, self.viewport_width = old
+            self.trails.setVisible(old_trails)
+            if own:
+                self.doneCurrent()
+            else:
+                self._offscreen[1].doneCurrent()
+        img = img.convertToFormat(QImage.Format.Format_RGB32)
+        if legend:
+            p = QPainter(img)
+            try:
+                paint_legend(p, w, self.legend_entries())
+            finally:
+                p.end()
+        rgb = img.convertToFormat(QImage.Format.Format_RGB888)
+        a = np.frombuffer(rgb.constBits(), np.uint8).reshape(h, rgb.bytesPerLine())
+        return a[:, : w * 3].reshape(h, w, 3).copy()
+
+    def _make_offscreen_current(self) -> None:
+        if self._offscreen is None:
+            fmt = QSurfaceFormat()
+            fmt.setDepthBufferSize(24)
+            surface = QOffscreenSurface()
+            surface.setFormat(fmt)
+            surface.create()
+            ctx = QOpenGLContext()
+            ctx.setFormat(fmt)
+            if not ctx.create():
+                raise RuntimeError("cannot create an OpenGL context for rendering")
+            self._offscreen = (surface, ctx)
+        surface, ctx = self._offscreen
+        if not ctx.makeCurrent(surface):
+            raise RuntimeError("cannot make the offscreen OpenGL context current")
+        if (ctx.format().profile() == QSurfaceFormat.OpenGLContextProfile.CoreProfile
+                and self._offscreen_vao is None):  # a core profile draws only with a VAO
+            self._offscreen_vao = QOpenGLVertexArrayObject()
+            self._offscreen_vao.create()
+        if self._offscreen_vao is not None:
+            self._offscreen_vao.bind()
+
+    def _framebuffer(self, w: int, h: int) -> QOpenGLFramebufferObject:
+        """A multisampled framebuffer of that size in the current context (kept for the next
+        frame of the same size)."""
+        key = context_key(QOpenGLContext.currentContext())
+        if self._fbo is not None and self._fbo[:3] == (key, QSize(w, h), self.samples):
+            return self._fbo[3]
+        fmt = QOpenGLFramebufferObjectFormat()
+        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+        fmt.setSamples(self.samples)
+        fbo = QOpenGLFramebufferObject(QSize(w, h), fmt)
+        if not fbo.isValid():
+            raise RuntimeError(f"cannot create a {w}×{h} framebuffer")
+        self._fbo = (key, QSize(w, h), self.samples, fbo)
+        return fbo

@@ -1,0 +1,479 @@
+"""The 3-D view.  Most tests need no OpenGL context (the items keep their data on the CPU and
+the picking is numpy); those marked ``gl`` draw, under xvfb-run (see conftest.py)."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+
+from gdviz.core import Objective, get_objective, objective_from_expression, simulate
+from gdviz.core.runspec import PALETTE, RunSpec
+from gdviz.scene.heightfield import LIFT
+
+RUNS = [RunSpec("adam", {"lr": 0.05}, color=PALETTE[0]),
+        RunSpec("sgd", {"lr": 0.0005, "momentum": 0.9}, color=PALETTE[1]),
+        RunSpec("rmsprop", {"lr": 0.01}, color=PALETTE[2])]
+STARTS = np.array([[-1.5, 2.5], [0.5, -0.5]])
+
+
+def race(obj, specs=RUNS, starts=STARTS, steps=60):
+    hist, div = [], []
+    for s in specs:
+        r = simulate(obj, s.build(), np.asarray(starts, float), steps)
+        hist.append((s, r.positions, r.values, r.grad_norms))
+        div.append(r.diverged_at)
+    return hist, div
+
+
+@pytest.fixture
+def view(qtbot):
+    from gdviz.scene.view3d import View3D
+    v = View3D(grid=120)
+    qtbot.addWidget(v)
+    v.resize(800, 600)
+    return v
+
+
+def counting(obj):
+    """``obj`` with f counting its calls on a whole grid (the surface's sampling)."""
+    calls = []
+
+    def f(X):
+        if len(X) >= 100 * 100:
+            calls.append(len(X))
+        return obj.f(X)
+
+    return replace(obj, f=f), calls
+
+
+def finite_everywhere(v):
+    for it in (v.surface, v.walls, v.contours, v.floor, v.trails, v.balls, v.lost_item,
+               v.minima, v.starts_item):
+        for name, arr in it._arrays.items():
+            assert np.isfinite(np.asarray(arr, dtype=float)).all(), (it, name)
+
+
+# ---------------------------------------------------------------------------- surface
+
+def test_mesh_is_built_once_per_objective(view):
+    obj, calls = counting(get_objective("rosenbrock"))
+    view.set_objective(obj)
+    view.set_runs(RUNS)
+    assert calls == [120 * 120] and view.surface_builds == 1
+    version = view.surface._versions["position"]
+    for steps in range(1, 40):
+        view.update_runs(race(obj, steps=steps)[0], STARTS)
+    assert calls == [120 * 120] and view.surface_builds == 1
+    assert view.surface._versions["position"] == version
+    # a new height scale lays the same samples out again: f is not called
+    view.set_exaggeration(2.0)
+    view.set_height_mode("linear")
+    assert calls == [120 * 120] and view.surface_builds == 1
+    assert view.geometry_builds == 3
+    # a new view samples again, once
+    view.reset_view(((-1, 1), (0, 2)))
+    assert calls == [120 * 120] * 2 and view.view() == ((-1.0, 1.0), (0.0, 2.0))
+
+
+def test_mesh_matches_f(view):
+    obj = get_objective("himmelblau")
+    view.set_height_mode("linear")
+    view.set_objective(obj)
+    V = view.surface._arrays["position"].astype(float)
+    fld = view.field
+    k = np.random.default_rng(5).choice(len(V), 300, replace=False)
+    x, y = fld.to_data(V[k, 0], V[k, 1])
+    f = obj.f(np.column_stack([x, y]))
+    z = (np.clip(f, fld.h_lo, fld.h_hi) - fld.h_lo) / (fld.h_hi - fld.h_lo) * 0.8
+    np.testing.assert_allclose(V[k, 2], z, rtol=1e-5, atol=1e-6)
+    # the minima's stars sit on the surface over each minimum
+    stars = view.minima._arrays["position"].astype(float)
+    m = np.array(obj.minima)
+    np.testing.assert_allclose(fld.to_data(stars[:, 0], stars[:, 1]), m.T, atol=1e-5)
+    assert (stars[:, 2] >= fld.surface_z(stars[:, 0], stars[:, 1]) + LIFT - 1e-6).all()
+
+
+def test_log_height_and_exaggeration(view):
+    obj = get_objective("rosenbrock")
+    view.set_objective(obj)
+    assert view.field.mode == "log"                         # auto: as the log colour
+    view.set_height_mode("log")
+    z_log = view.surface._arrays["position"][:, 2].astype(float)
+    view.set_exaggeration(3.0)
+    z3 = view.surface._arrays["position"][:, 2].astype(float)
+    np.testing.assert_allclose(z3, 3 * z_log, rtol=1e-5, atol=1e-6)
+    view.set_height_mode("linear")
+    assert view.field.mode == "linear"
+    with pytest.raises(ValueError, match="Invalid height mode"):
+        view.set_height_mode("sqrt")
+    for bad in (0, -2, float("inf"), None):
+        with pytest.raises(ValueError, match="Invalid exaggeration"):
+            view.set_exaggeration(bad)
+    assert view.exaggeration == 3.0
+
+
+def test_one_dimensional_objective_is_refused(view):
+    with pytest.raises(ValueError, match="is 1-D"):
+        view.set_objective(get_objective("double_well"))
+
+
+# ---------------------------------------------------------------------------- runs
+
+def test_balls_sit_on_the_surface_at_f(view):
+    obj = get_objective("rosenbrock")
+    view.set_objective(obj)
+    view.set_runs(RUNS)
+    hist, div = race(obj, steps=80)
+    view.update_runs(hist, STARTS, div)
+    fld = view.field
+    for i, (_spec, pos, vals, _g) in enumerate(hist):
+        b = view.ball_positions(i)
+        assert b.shape == (2, 3)
+        np.testing.assert_allclose(fld.to_data(b[:, 0], b[:, 1]), pos[-1].T, rtol=1e-5,
+                                   atol=1e-5)
+        z_f = fld.z_of_f(vals[-1]) + LIFT
+        mesh = fld.surface_z(b[:, 0], b[:, 1]) + LIFT
+        # at f(x) (+ lift), or on the drawn mesh where that lies higher: never sunk in
+        np.testing.assert_allclose(b[:, 2], np.maximum(z_f, mesh), atol=1e-6)
+        assert (b[:, 2] >= z_f - 1e-6).all() and (b[:, 2] >= mesh - 1e-6).all()
+        # and the mesh is f there, within its interpolation
+        assert np.abs(mesh - z_f).max() < 0.02
+    # a hidden run has no balls; the others keep theirs
+    specs = [RUNS[0], replace(RUNS[1], visible=False), RUNS[2]]
+    view.set_runs(specs)
+    view.update_runs([(s, *h[1:]) for s, h in zip(specs, hist, strict=True)], STARTS, div)
+    assert len(view.ball_positions(1)) == 0 and len(view.ball_positions(2)) == 2
+    assert view.legend_texts() == [specs[0].label(), specs[2].label()]
+
+
+def test_trails_follow_the_history(view):
+    obj = get_objective("himmelblau")
+    view.set_objective(obj)
+    view.set_runs(RUNS)
+    hist, div = race(obj, starts=[[-1.0, -0.5], [0.5, 4.0]], steps=50)
+    view.update_runs(hist, np.array([[-1.0, -0.5], [0.5, 4.0]]), div)
+    fld = view.field
+    for i, (_spec, pos, vals, _g) in enumerate(hist):
+        seg = view.trail_segments(i).reshape(-1, 2, 3)
+        want = fld.place(pos[..., 0], pos[..., 1], vals, 0.5 * LIFT)      # (T, n, 3)
+        pairs = np.stack([want[:-1], want[1:]], axis=2).swapaxes(0, 1).reshape(-1, 2, 3)
+        np.testing.assert_allclose(seg, pairs, rtol=1e-5, atol=1e-6)
+    view.set_trails_visible(False)
+    assert not view.trails.visible()
+    view.set_trails_visible(True)
+    assert view.trails.visible() and len(view.trail_segments(0)) == 2 * 2 * 50
+
+
+def test_long_trails_are_thinned(view):
+    obj = get_objective("rosenbrock")
+    view.set_objective(obj)
+    spec = RunSpec("sgd", {"lr": 0.0002}, color=PALETTE[0])
+    view.set_runs([spec])
+    r = simulate(obj, spec.build(), STARTS[:1], 5000)
+    view.update_runs([(spec, r.positions, r.values, r.grad_norms)], STARTS[:1])
+    seg = view.trail_segments(0).reshape(-1, 2, 3)
+    assert 400 < len(seg) <= 1024                          # bounded however long the run
+    fld = view.field
+    x, y = fld.to_data(seg[:, 0, 0], seg[:, 0, 1])
+    # every kept point is on the path: its x, y are rows of the history
+    d = np.abs(r.positions[:, 0][None, :, :] - np.column_stack([x, y])[:, None, :]).sum(-1)
+    assert d.min(axis=1).max() < 1e-5
+    np.testing.assert_allclose(seg[-1, 1], view.ball_positions(0)[0] - [0, 0, 0.5 * LIFT],
+                               atol=1e-5)
+
+
+def test_no_nan_or_inf_reaches_opengl(view):
+    obj = objective_from_expression("log(x) + y^2")         # NaN for x < 0
+    view.set_objective(obj, ((-2.0, 2.0), (-2.0, 2.0)))
+    specs = RUNS[:2]
+    view.set_runs(specs)
+    T, n = 30, 3
+    pos = np.zeros((T, n, 2))
+    pos[:, 0] = np.linspace([1.5, 1.5], [0.5, 0.2], T)           # fine
+    pos[:, 1] = np.linspace([1.0, 0.0], [-1.0, 0.0], T)          # walks into the NaN region
+    pos[:, 2] = np.linspace([0.5, 1.0], [50.0, 1e12], T)         # flies off
+    pos[20:, 2] = [np.inf, np.nan]
+    vals = obj.f(pos.reshape(-1, 2)).reshape(T, n)
+    vals[20:, 2] = np.inf
+    hist = [(specs[0], pos, vals, np.ones((T, n))), (specs[1], pos * 1.0, vals, vals)]
+    diverged = [np.array([-1, 12, 20]), np.array([-1, -1, -1])]
+    view.update_runs(hist, np.array([[1.5, 1.0], [1.5, 0.0], [0.5, 1.0]]), diverged)
+    finite_everywhere(view)
+    # the lost points get an ✕ on the base's edge, above the surface
+    lost = view.lost_positions()
+    assert len(lost) == 2 + 2                     # run 0: diverged 1 and 2; run 1: NaN and inf
+    fld = view.field
+    assert (np.abs(lost[:, 0]) <= fld.sx + 1e-6).all() and (lost[:, 2] > fld.z_top).all()
+    # the typed formula's NaN half is a hole: no triangle there
+    assert view.surface.n_indices < 3 * 2 * 119 * 119 * 0.6
+
+
+def test_camera_round_trip(view):
+    cam = {"azimuth": 12.5, "elevation": 47.0, "distance": 3.25, "fov": 35.0,
+           "center": [0.1, -0.2, 0.3]}
+    view.set_camera(cam)
+    got = view.camera()
+    assert got == pytest.approx({k: v for k, v in cam.items() if k != "center"} | {
+        "center": pytest.approx(cam["center"])})
+    assert json.loads(json.dumps(got)) == got
+    other = View3DFactory(view)
+    other.set_camera(json.loads(json.dumps(got)))
+    assert other.camera() == got
+    np.testing.assert_allclose(other._matrices(800, 600), view._matrices(800, 600))
+    view.orbit(30)
+    assert view.camera()["azimuth"] == pytest.approx(42.5)
+    for bad, msg in (({"zoom": 2}, "Invalid camera key"), ({"distance": -1}, "distance"),
+                     ({"elevation": 120}, "elevation"), ({"fov": "wide"}, "fov"),
+                     ({"center": [0, 0]}, "center"), ("front", "Invalid camera")):
+        before = view.camera()
+        with pytest.raises(ValueError, match=msg):
+            view.set_camera(bad)
+        assert view.camera() == before
+
+
+def View3DFactory(view):  # noqa: N802 (reads as a class)
+    from gdviz.scene.view3d import View3D
+    v = View3D(grid=30)
+    v.resize(view.size())
+    return v
+
+
+def test_reset_camera_fits_the_box(view):
+    view.set_objective(get_objective("himmelblau"))
+    view.set_camera({"distance": 40.0, "azimuth": 170.0})
+    view.reset_camera(aspect=800 / 600)
+    fld = view.field
+    corners = np.array([[x, y, z] for x in (-fld.sx, fld.sx) for y in (-fld.sy, fld.sy)
+                        for z in (-0.04, fld.z_top)])
+    px = view.project(corners)
+    assert (px[:, 0] > 0).all() and (px[:, 0] < 800).all()
+    assert (px[:, 1] > 0).all() and (px[:, 1] < 600).all()
+    # tight: the box spans most of the frame one way or the other
+    span = px.max(axis=0) - px.min(axis=0)
+    assert max(span[0] / 800, span[1] / 600) > 0.85
+
+
+# ---------------------------------------------------------------------------- picking
+
+def test_pick_finds_the_clicked_surface_point(view):
+    obj = get_objective("himmelblau")
+    view.set_height_mode("linear")
+    view.set_objective(obj)
+    fld = view.field
+    cell = (fld.x1 - fld.x0) / (fld.grid - 1)
+    rng = np.random.default_rng(6)
+    hits = 0
+    for x, y in rng.uniform(-4.8, 4.8, (40, 2)):
+        p = fld.to_world(x, y)
+        p[2] = fld.surface_z(p[0], p[1])
+        px, py = view.project(p[None])[0]
+        got = view.pick(px, py)
+        assert got is not None
+        # a point hidden behind a hill picks the hill: only visible points must come back
+        if np.hypot(got[0] - x, got[1] - y) <= cell:
+            hits += 1
+    assert hits >= 30
+    # along the pick ray, nothing is in front of what it returns
+    assert view.pick(5, 5) is None                          # the empty corner of the frame
+
+
+def test_click_emits_a_start_and_a_drag_turns(view, qtbot):
+    obj = get_objective("sphere")
+    view.set_objective(obj)
+    p = view.field.to_world(0.25, 0.5)        # on the far side of the bowl, facing the camera
+    p[2] = view.field.surface_z(p[0], p[1])
+    px, py = view.project(p[None])[0]
+    got = []
+    view.startClicked.connect(lambda x, y, add: got.append((x, y, add)))
+
+    def send(kind, x, y, buttons, mods=Qt.KeyboardModifier.NoModifier):
+        button = Qt.MouseButton.LeftButton
+        ev = QMouseEvent(kind, QPointF(x, y), QPointF(x, y), button, buttons, mods)
+        {QEvent.Type.MouseButtonPress: view.mousePressEvent,
+         QEvent.Type.MouseMove: view.mouseMoveEvent,
+         QEvent.Type.MouseButtonRelease: view.mouseReleaseEvent}[kind](ev)
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QEvent.Type.MouseButtonPress, px, py, left)
+    send(QEvent.Type.MouseMove, px + 1, py, left)           # a tremble is still a click
+    send(QEvent.Type.MouseButtonRelease, px + 1, py, none)
+    send(QEvent.Type.MouseButtonPress, px, py, left, Qt.KeyboardModifier.ShiftModifier)
+    send(QEvent.Type.MouseButtonRelease, px, py, none, Qt.KeyboardModifier.ShiftModifier)
+    assert len(got) == 2
+    cell = 2 / (view.field.grid - 1)
+    assert got[0][:2] == pytest.approx((0.25, 0.5), abs=2 * cell) and not got[0][2]
+    assert got[1][:2] == pytest.approx((0.25, 0.5), abs=cell) and got[1][2]
+    # a drag orbits the camera and emits no start
+    az = view.camera()["azimuth"]
+    moved = []
+    view.cameraChanged.connect(lambda: moved.append(1))
+    send(QEvent.Type.MouseButtonPress, px, py, left)
+    for k in range(1, 6):
+        send(QEvent.Type.MouseMove, px + 10 * k, py, left)
+    send(QEvent.Type.MouseButtonRelease, px + 50, py, none)
+    assert len(got) == 2 and moved and view.camera()["azimuth"] != az
+
+
+def test_render_size_is_checked_first(view):
+    for w, h in ((8, 100), (100, 0), (10_000, 100)):
+        with pytest.raises(ValueError, match="Invalid size"):
+            view.render(w, h)
+
+
+# ---------------------------------------------------------------------------- imports
+
+def test_nothing_else_imports_opengl():
+    """The 2-D app and the scene's other modules never pay for PyOpenGL."""
+    code = ("import sys\n"
+            "import gdviz.scene.canvas, gdviz.scene.gl, gdviz.scene.heightfield\n"
+            "import gdviz.gui.window\n"
+            "from gdviz.scene.gl import headless_gl_env, headless_gl_error\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'OpenGL'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""})
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- OpenGL
+
+def _stub_objective():
+    return Objective("plane", 2, lambda X: X[:, 0] + X[:, 1],
+                     lambda X: np.ones_like(X), bounds=((0.0, 1.0), (0.0, 1.0)))
+
+
+@pytest.mark.gl
+def test_render_returns_the_frame(view):
+    obj = get_objective("himmelblau")
+    view.set_height_mode("linear")
+    view.set_objective(obj)
+    view.set_runs(RUNS)
+    starts = np.array([[0.0, 0.0], [-3.0, 3.0]])
+    hist, div = race(obj, starts=starts, steps=3)
+    view.update_runs(hist, starts, div)
+    a = view.render(640, 480)
+    assert a.shape == (480, 640, 3) and a.dtype == np.uint8
+    bg = np.array([0x15, 0x17, 0x1C])
+    assert (np.abs(a[5, 5].astype(int) - bg) <= 2).all()          # the empty corner
+    for x, y in ((2.0, -2.0), (-2.5, 1.0), (1.0, 4.0)):      # bare surface, lit
+        W = view.field.to_world(x, y)
+        W[2] = view.field.surface_z(W[0], W[1])
+        cx, cy = np.rint(view.project(W[None], (640, 480))[0]).astype(int)
+        assert np.abs(a[cy - 2:cy + 3, cx - 2:cx + 3].astype(int) - bg).sum(-1).min() > 60
+    covered = (np.abs(a.astype(int) - bg).sum(-1) > 30).mean()
+    assert 0.2 < covered < 0.9                                    # the surface fills the frame
+    # the first run's ball at (0, 0) moved a little: its colour is around its projection
+    ball = view.ball_positions(0)[0]
+    bx, by = np.rint(view.project(ball[None], (640, 480))[0]).astype(int)
+    patch = a[by - 3:by + 4, bx - 3:bx + 4].reshape(-1, 3).astype(int)
+    orange = np.array([0xE6, 0x9F, 0x00])
+    cos = patch @ orange / (np.linalg.norm(patch, axis=1) * np.linalg.norm(orange) + 1e-9)
+    assert cos.max() > 0.97 and (patch[:, 0] > patch[:, 2] + 60).any()
+    # another size, the same view
+    b = view.render(321, 203, legend=False)
+    assert b.shape == (203, 321, 3)
+    assert np.abs(b.astype(int) - bg).sum(-1).max() > 60
+
+
+@pytest.mark.gl
+def test_render_options_change_what_is_drawn(view):
+    obj = get_objective("rosenbrock")
+    view.set_objective(obj)
+    view.set_runs(RUNS)
+    hist, div = race(obj, steps=200)
+    view.update_runs(hist, STARTS, div)
+    full = view.render(500, 400).astype(int)
+    bare = view.render(500, 400, legend=False, trails=False).astype(int)
+    diff = np.abs(full - bare).sum(-1) > 40
+    assert diff[:80, -200:].sum() > 300                            # the legend, top right
+    assert diff[80:, :].sum() > 300                                # the trails
+    assert view.trails.visible()                                   # restored
+
+
+@pytest.mark.gl
+def test_surface_is_uploaded_once(view):
+    obj = get_objective("six_hump_camel")
+    view.set_objective(obj)
+    view.set_runs(RUNS)
+    for steps in (1, 5, 9, 13):
+        view.update_runs(race(obj, starts=[[0.5, 0.5]], steps=steps)[0], np.array([[0.5, 0.5]]))
+        view.render(200, 150)
+    assert view.surface.uploads["position"] == 1 and view.surface.uploads["index"] == 1
+    assert view.balls.uploads["position"] == 4                     # the balls: every frame
+    view.set_exaggeration(1.5)
+    view.render(200, 150)
+    assert view.surface.uploads["position"] == 2 and view.surface.uploads["index"] == 1
+
+
+@pytest.mark.gl
+def test_pick_on_the_drawn_image(view):
+    """Click where a ball is drawn: the pick is the ball's point (within a grid cell)."""
+    obj = get_objective("sphere")
+    view.set_objective(obj)
+    spec = RunSpec("sgd", {"lr": 0.0}, color="#ff0000")
+    view.set_runs([spec])
+    for x, y in ((0.4, 0.3), (-0.6, 0.5), (0.1, 0.7)):    # in sight, not behind the rim
+        start = np.array([[x, y]])
+        r = simulate(obj, spec.build(), start, 1)
+        view.update_runs([(spec, r.positions, r.values, r.grad_norms)], start)
+        a = view.render(800, 600, legend=False).astype(int)
+        red = (a[..., 0] > 150) & (a[..., 1] < 90) & (a[..., 2] < 90)
+        ys, xs = np.nonzero(red)
+        assert len(xs) > 20
+        got = view.pick(xs.mean() + 0.5, ys.mean() + 0.5)
+        assert got == pytest.approx((x, y), abs=2 * 2 / (view.field.grid - 1))
+
+
+@pytest.mark.gl
+def test_shown_widget_paints_and_renders(qtbot):
+    from gdviz.scene.view3d import View3D
+    v = View3D(grid=80)
+    qtbot.addWidget(v)
+    v.resize(400, 300)
+    v.set_objective(_stub_objective())
+    v.show()
+    qtbot.waitExposed(v)
+    assert v.isValid()                        # its own context: render() draws in it
+    img = v.grabFramebuffer()
+    assert (img.width(), img.height()) == (400 * img.devicePixelRatio(),
+                                           300 * img.devicePixelRatio())
+    a = v.render(400, 300)
+    assert np.abs(a.astype(int) - np.array([0x15, 0x17, 0x1C])).sum(-1).max() > 60
+    assert v.surface.uploads["position"] == 1
+
+
+@pytest.mark.gl
+def test_gl_available_here():
+    from gdviz.scene.gl import gl_available
+    ok, why = gl_available()
+    assert ok and why.startswith("OpenGL ")
+
+
+@pytest.mark.gl
+def test_headless_rendering_without_a_display(tmp_path):
+    """Mesa's surfaceless EGL on Qt's eglfs platform: no X server at all."""
+    from gdviz.scene.gl import headless_gl_env, probe_headless_gl
+    ok, why = probe_headless_gl()
+    assert ok, why
+    code = ("import json\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "app = QApplication([])\n"
+            "from gdviz.core import get_objective\n"
+            "from gdviz.scene.view3d import View3D\n"
+            "v = View3D(grid=60)\n"
+            "v.set_objective(get_objective('himmelblau'))\n"
+            "a = v.render(320, 240)\n"
+            "drawn = int((a.astype(int) != [0x15, 0x17, 0x1c]).any(-1).sum())\n"
+            "print(json.dumps([app.platformName(), list(a.shape), drawn]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(headless_gl_env())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    platform, shape, drawn = json.loads(out.stdout.strip().splitlines()[-1])
+    assert platform == "eglfs" and shape == [240, 320, 3] and drawn > 320 * 240 * 0.2
