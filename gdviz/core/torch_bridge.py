@@ -32,8 +32,10 @@ training.  The element-wise classes of ``torch.optim`` listed in ``POINTWISE`` (
 AdamW, Adamax, NAdam, RAdam, RMSprop, Adagrad, Adadelta, ASGD, Rprop) are batched instead into
 one ``(n_points, dim)`` tensor: their update of a coordinate reads only that coordinate's
 parameter, gradient and state and scalars that are the same for every tensor (the step count and
-what follows from it), so one tensor of n rows gives the numbers of n tensors, and is ~n times
-faster (``tests/core/test_torch_bridge.py`` checks batched against per tensor, to the bit).
+what follows from it), so one tensor of n rows gives the numbers of n tensors
+(``tests/core/test_torch_bridge.py`` checks batched against per tensor, to the bit).  It is the
+faster way: a step of torch's Adam took about 0.1 ms for 1 or 100 points batched, 2 ms for 100
+points as 100 tensors (the built-in ``adam``: 0.01 ms).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ POINTWISE = frozenset({"SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSp
 IMPLEMENTATION_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
 
 _SPECS: dict[tuple[str, bool | None], OptimizerSpec] = {}
+_NAMES: dict[Any, list[str]] = {}
 
 
 def torch_available() -> bool:
@@ -88,13 +91,14 @@ def torch_optimizer_names() -> list[str]:
         torch = _torch()
     except ValueError:
         return []
-    names = []
-    for attr in sorted(dir(torch.optim), key=str.lower):
-        cls = getattr(torch.optim, attr)
-        if (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)
-                and cls is not torch.optim.Optimizer and _probe(cls) is None):
-            names.append(PREFIX + attr)
-    return names
+    if torch not in _NAMES:  # probing every class takes a few ms: once per torch module
+        _NAMES.clear()
+        _NAMES[torch] = [
+            PREFIX + attr for attr in sorted(dir(torch.optim), key=str.lower)
+            if isinstance(cls := getattr(torch.optim, attr), type)
+            and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
+            and _probe(cls) is None]
+    return list(_NAMES[torch])
 
 
 def is_torch_name(name: str) -> bool:
@@ -420,9 +424,13 @@ class TorchStep:
                 rows = block[0].reshape(slot.shape) if slot.shared else block.reshape(
                     -1, *slot.shape)
                 opt.state[params[0]][slot.key] = _value(torch, slot, rows)
+            elif slot.kind == "tensor":  # one copy for all points, a view of it for each
+                rows = _value(torch, slot, block.reshape(-1, *slot.shape)).unbind(0)
+                for p, row in zip(params, rows, strict=True):
+                    opt.state[p][slot.key] = row
             else:
                 for p, row in zip(params, block, strict=True):
-                    opt.state[p][slot.key] = _value(torch, slot, row.reshape(slot.shape))
+                    opt.state[p][slot.key] = _value(torch, slot, row)
 
     def _save(self, opt: Any, params: list, n: int, before: dict[str, Any],
               layout: tuple[Slot, ...]) -> TorchState:
