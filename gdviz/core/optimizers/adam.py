@@ -29,7 +29,7 @@ from .base import (
     hparam,
     l2,
     lerp,
-    power,
+    powers,
 )
 
 EPS_MODES = ("torch", "folded")
@@ -124,10 +124,12 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     if not hp.bias_correction:
         step_size = hp.lr
     elif hp.eps_mode == "folded":
-        step_size = hp.lr * np.sqrt(1.0 - power(b2, t)) / (1.0 - power(b1, t))
+        b1t, b2t = powers(hp.betas, t)
+        step_size = hp.lr * np.sqrt(1.0 - b2t) / (1.0 - b1t)
     else:
-        step_size = hp.lr / (1.0 - power(b1, t))
-        denom /= np.sqrt(1.0 - power(b2, t))
+        b1t, b2t = powers(hp.betas, t)
+        step_size = hp.lr / (1.0 - b1t)
+        denom /= np.sqrt(1.0 - b2t)
     denom += hp.eps
     step = np.divide(m, denom, out=denom)   # m / denom, in the fresh denom
     step *= step_size

@@ -423,9 +423,9 @@ def select(on: Any, new: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 def l2(g: np.ndarray, x: np.ndarray, weight_decay: Any) -> np.ndarray:
     """``g + λ·x`` (torch's L2 weight decay), or ``g`` itself where λ = 0."""
-    if not active(weight_decay):
-        return g
-    return select(weight_decay != 0, g + weight_decay * x, g)
+    if isinstance(weight_decay, np.ndarray):
+        return np.where(weight_decay != 0, g + weight_decay * x, g)
+    return g + weight_decay * x if weight_decay else g
 
 
 def power(base: Any, exponent: Any) -> Any:
@@ -433,3 +433,11 @@ def power(base: Any, exponent: Any) -> Any:
     if isinstance(base, np.ndarray) or isinstance(exponent, np.ndarray):
         return pointwise(operator.pow, base, exponent)
     return base ** exponent
+
+
+def powers(betas: tuple[Any, Any], t: int) -> tuple[Any, Any]:
+    """``(β1**t, β2**t)`` as Python computes them (``power`` of each, in one call)."""
+    b1, b2 = betas
+    if isinstance(b1, np.ndarray) or isinstance(b2, np.ndarray):
+        return power(b1, t), power(b2, t)
+    return b1**t, b2**t

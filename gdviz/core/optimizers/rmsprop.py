@@ -11,7 +11,6 @@ from .base import (
     GradFn,
     Hyper,
     OptimizerSpec,
-    active,
     check_eps,
     check_lr,
     check_nonnegative,
@@ -19,7 +18,6 @@ from .base import (
     check_weight_decay,
     hparam,
     l2,
-    select,
 )
 
 
@@ -86,12 +84,13 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
     else:
         denom = np.sqrt(sq, out=g2)   # in g2's fresh memory, now unused
     denom += hp.eps
-    buf = s.buf
-    on = hp.momentum > 0
-    if active(on):     # per point: the points without momentum take the plain step below
+    buf, mu = s.buf, hp.momentum
+    if isinstance(mu, np.ndarray) or mu > 0:
         q = g / denom
-        buf = select(on, hp.momentum * buf + q, buf)
-        return x - hp.lr * select(on, buf, q), RMSpropState(sq, grad_avg, buf)
+        b = u = mu * buf + q
+        if isinstance(mu, np.ndarray):   # per point: the points without momentum take g/d
+            b, u = np.where(mu > 0, b, buf), np.where(mu > 0, b, q)
+        return x - hp.lr * u, RMSpropState(sq, grad_avg, b)
     step = np.divide(g, denom, out=denom)   # g / denom, in the fresh denom
     step *= hp.lr
     return np.subtract(x, step, out=step), RMSpropState(sq, grad_avg, buf)   # x − step, in step

@@ -18,7 +18,6 @@ from .base import (
     first_bad,
     hparam,
     l2,
-    select,
 )
 
 
@@ -76,13 +75,13 @@ def sgd_step(hp: SGDHyper, s: SGDState, x: np.ndarray, grad_fn: GradFn):
     (Sutskever et al. 2013 put η inside; the two agree while η is constant).
     """
     g = l2(grad_fn(x), x, hp.weight_decay)
-    buf = s.buf
-    if active(hp.momentum):
-        mu = hp.momentum
+    buf, mu = s.buf, hp.momentum
+    if active(mu):
         b = g.copy() if s.count == 0 else mu * buf + (1.0 - hp.dampening) * g
-        on = mu != 0        # per point: a momentum of 0 is plain SGD, its buffer unused
-        buf = select(on, b, buf)
-        g = select(on, g + mu * b if hp.nesterov else b, g)
+        u = g + mu * b if hp.nesterov else b
+        if isinstance(mu, np.ndarray):   # per point: a momentum of 0 is plain SGD, no buffer
+            b, u = np.where(mu != 0, b, buf), np.where(mu != 0, u, g)
+        buf, g = b, u
     return x - hp.lr * g, SGDState(s.count + 1, buf)
 
 
