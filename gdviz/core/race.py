@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .objectives import Objective
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIMIZERS, Optimizer
 from .runspec import PALETTE, RunSpec, check_color
 from .session import MAX_STEPS, SPEED_MAX, SPEED_MIN, Session, resolve_objective
 from .simulate import (
@@ -170,12 +170,22 @@ class Track:
     def __init__(self, spec: RunSpec, objective: Objective, starts: np.ndarray) -> None:
         self.spec = spec
         self.error: str | None = None
+        # (first step, optimizer): a branch steps with the settings it came from, then its own
+        self.phases: list[tuple[int, Optimizer]] = []
         try:
-            self.opt = spec.build()
+            self.phases = [(k, s.build()) for k, s in spec.phases()]
+            self.opt = self.phases[-1][1]
         except (ValueError, TypeError) as e:
             self.opt, self.error = None, str(e)
         self.objective = objective
         self.restart(starts)
+
+    def optimizer_at(self, t: int) -> Optimizer:
+        """The optimizer that makes step ``t + 1`` (from state ``t``)."""
+        for k, opt in reversed(self.phases):
+            if t >= k:
+                return opt
+        return self.opt
 
     def restart(self, starts: np.ndarray) -> None:
         n, dim = starts.shape
@@ -218,7 +228,8 @@ class Track:
     def step(self) -> None:
         """One iteration of every point; a step that raises fails this run (``error``)."""
         try:
-            rs, vals, gn = advance_evaluated(self.objective, self.opt, self.state)
+            rs, vals, gn = advance_evaluated(self.objective, self.optimizer_at(self.state.t),
+                                             self.state)
         except Exception as e:  # noqa: BLE001 -- a plugin's update rule: this run fails alone
             self.error = _fault(e)
             return
@@ -251,8 +262,29 @@ class Track:
             return self.state
         rs = self.checkpoints[(k // CHECKPOINT) * CHECKPOINT][0]
         while rs.t < k:
-            rs, _vals, _gn = advance_evaluated(self.objective, self.opt, rs)
+            rs, _vals, _gn = advance_evaluated(self.objective, self.optimizer_at(rs.t), rs)
         return rs
+
+    def converged_at_step(self, k: int) -> np.ndarray:
+        """``converged_at`` as it was after ``k`` iterations."""
+        return np.where(self.converged_at <= k, self.converged_at, -1)
+
+    def fork(self, spec: RunSpec, k: int) -> Track:
+        """A new run that shares this run's first ``k`` iterations and steps with ``spec``'s
+        settings from there (``spec.branch`` says so); the shared part is copied, not
+        recomputed."""
+        new = Track.__new__(Track)
+        new.spec, new.error, new.objective = spec, None, self.objective
+        new.phases = [(j, s.build()) for j, s in spec.phases()]
+        new.opt = new.phases[-1][1]
+        n = k + 1
+        new._pos, new._val, new._gn = (a[: max(n, 256)].copy() for a in
+                                       (self._pos, self._val, self._gn))
+        new.t = k
+        new.converged_at = self.converged_at_step(k)
+        new.state = self.state_at(k)
+        new.checkpoints = {c: v for c, v in self.checkpoints.items() if c <= k}
+        return new
 
     # views of the recorded history, length t + 1
     @property
@@ -294,6 +326,8 @@ class Race:
         self.view: tuple[tuple[float, float], ...] | None = None
         self.speed = 30.0
         self.max_steps = 1000
+        # the iteration shown while the timeline is scrubbed back; None: the latest computed
+        self.cursor: int | None = None
         self.set_runs(default_runs() if runs is None else runs)
 
     # ------------------------------------------------------------------ reading
@@ -302,16 +336,24 @@ class Race:
         return [tr.spec for tr in self.tracks]
 
     @property
-    def iteration(self) -> int:
+    def end(self) -> int:
+        """The last iteration computed."""
         return max((tr.t for tr in self.tracks), default=0)
+
+    @property
+    def iteration(self) -> int:
+        """The iteration shown: the timeline's cursor, or the last computed."""
+        return self.end if self.cursor is None else self.cursor
 
     def history(self, upto: int | None = None
                 ) -> list[tuple[RunSpec, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per run: (spec, positions (t+1, n, dim), values (t+1, n), grad norms (t+1, n)).
+        """Per run: (spec, positions (t+1, n, dim), values (t+1, n), grad norms (t+1, n)),
+        as shown: up to the timeline's cursor.
 
         ``upto``: the history as it was at that iteration (views, no copies) -- the exporter
         replays one simulation frame by frame instead of stepping it again.
         """
+        upto = self.cursor if upto is None else upto
         if upto is None:
             return [(tr.spec, tr.positions, tr.values, tr.grad_norms) for tr in self.tracks]
         k = max(int(upto), 0) + 1
@@ -319,7 +361,9 @@ class Race:
                 for tr in self.tracks]
 
     def diverged(self, upto: int | None = None) -> list[np.ndarray]:
-        """Per run, the step where each point diverged (-1: not), as seen at ``upto``."""
+        """Per run, the step where each point diverged (-1: not), as seen at ``upto`` (default:
+        the iteration shown)."""
+        upto = self.cursor if upto is None else upto
         if upto is None:
             return [tr.diverged_at for tr in self.tracks]
         return [np.where(tr.diverged_at <= upto, tr.diverged_at, -1) for tr in self.tracks]
@@ -328,7 +372,7 @@ class Race:
         return tr.t >= self.max_steps or tr.finished()
 
     def is_done(self) -> bool:
-        return all(self.track_done(tr) for tr in self.tracks)
+        return self.cursor is None and all(self.track_done(tr) for tr in self.tracks)
 
     def can_replay(self) -> bool:
         """Every run is done after moving: Play and Step start again from the start points."""
@@ -337,11 +381,10 @@ class Race:
     def labels(self) -> list[str]:
         """The runs' legend labels: unique, a diverged or failed run saying so."""
         out = run_labels(self.runs)
-        for i, tr in enumerate(self.tracks):
+        for i, (tr, d) in enumerate(zip(self.tracks, self.diverged(), strict=True)):
             if tr.failed and tr.opt is not None:
                 out[i] += " — failed"
                 continue
-            d = tr.diverged_at
             if (d >= 0).any():
                 first = int(d[d >= 0].min())
                 out[i] += (f" — diverged at step {first}" if len(d) == 1 else
@@ -365,6 +408,7 @@ class Race:
         starts = check_starts(s.starts, obj.dim) if s.starts else default_starts(obj)
         self.objective, self.objective_text = obj, s.objective
         self.view = s.view
+        self.cursor = None
         self.starts = starts
         self.set_speed(s.speed)
         self.set_max_steps(s.max_steps)
@@ -380,6 +424,7 @@ class Race:
             obj, text = resolve_objective(text_or_obj), text_or_obj.strip()
         self.objective, self.objective_text = obj, text
         self.view = None
+        self.cursor = None
         self.starts = default_starts(obj)
         for tr in self.tracks:
             tr.objective = obj
@@ -399,6 +444,7 @@ class Race:
     def set_starts(self, starts) -> None:
         """Replace the start points (sequence of points); every run restarts."""
         self.starts = check_starts(starts, self.objective.dim)
+        self.cursor = None
         for tr in self.tracks:
             tr.restart(self.starts)
         self._changed("starts", "stepped", "status")
@@ -408,6 +454,7 @@ class Race:
 
     def set_runs(self, runs: list[RunSpec]) -> None:
         self.tracks = []
+        self.cursor = None
         for r in runs:
             self._append(r)
         self._changed("runs", "stepped", "status")
@@ -478,9 +525,17 @@ class Race:
         done = 0
         failed: list[Track] = []
         for _ in range(max(int(n), 0)):
-            live = [tr for tr in self.tracks if not self.track_done(tr)]
-            if not live:
-                break
+            if self.cursor is not None:
+                # replaying what was computed: the runs that lag behind catch up
+                self.cursor += 1
+                live = [tr for tr in self.tracks if tr.t < self.cursor
+                        and not self.track_done(tr)]
+                if self.cursor >= self.end:
+                    self.cursor = None
+            else:
+                live = [tr for tr in self.tracks if not self.track_done(tr)]
+                if not live:
+                    break
             for tr in live:
                 tr.step()
                 if tr.failed:
@@ -498,9 +553,54 @@ class Race:
 
     def reset(self) -> None:
         """Every run back to its start points."""
+        self.cursor = None
         for tr in self.tracks:
             tr.restart(self.starts)
         self._changed("stepped", "status")
+
+    def seek(self, k: int) -> None:
+        """Show iteration ``k``: every run as it was there.  Past the last computed iteration
+        the runs are stepped on (at most to ``max_steps``); before it only runs that lag behind
+        ``k`` (added or restarted since) are stepped, and stepping on from ``k`` replays what
+        was computed -- the same numbers, bit for bit, as the runs are deterministic (noise
+        included)."""
+        k = min(max(int(k), 0), self.max_steps)
+        if k > self.end:
+            self.cursor = None
+            self.step(k - self.end)
+            return
+        for tr in self.tracks:  # runs added or restarted since catch up
+            while tr.t < k and not self.track_done(tr):
+                tr.step()
+        self.cursor = None if k >= self.end else k
+        self._changed("stepped", "status")
+
+    def state_at(self, index: int, k: int | None = None) -> RunState:
+        """Run ``index``'s state at iteration ``k`` (default: the one shown)."""
+        tr = self.tracks[index]
+        return tr.state_at(min(self.iteration if k is None else k, tr.t))
+
+    def branch(self, index: int, spec: RunSpec | None = None, k: int | None = None) -> int:
+        """A new run that shares run ``index``'s history up to iteration ``k`` (default: the
+        one shown) and continues from there with ``spec``'s settings (default: the same, to be
+        changed); returns its index.  ValueError if ``spec`` does not build or names another
+        optimizer (the optimizer's state carries over)."""
+        parent = self.tracks[index]
+        if parent.state is None:
+            raise ValueError(f"Invalid branch: run {index + 1} has no state")
+        k = min(self.iteration if k is None else int(k), parent.t)
+        spec = copy.deepcopy(parent.spec if spec is None else spec)
+        before = parent.spec.to_dict()
+        before.pop("color", None)
+        before.pop("visible", None)
+        spec.branch = {"step": k, "from": before}
+        spec.color = None if spec.color == parent.spec.color else spec.color
+        spec.phases()  # checks the settings and the optimizer
+        spec.build()
+        assign_colors([*self.runs, spec])
+        self.tracks.append(parent.fork(spec, k))
+        self._changed("runs", "stepped", "status")
+        return len(self.tracks) - 1
 
     def run_to(self, until: int, progress: Callable[[int, int], bool] | None = None, *,
                chunk_seconds: float = 0.1) -> bool:

@@ -57,6 +57,9 @@ class RunSpec:
     seed: int = 0
     color: str | None = None
     visible: bool = True
+    # a branch: the run followed other settings for its first steps, e.g.
+    # {"step": 120, "from": {"optimizer": "momentum", "hyper": {"momentum": 0.9}, ...}}
+    branch: dict[str, Any] | None = None
 
     def build(self) -> Optimizer:
         """The optimizer this spec describes; ValueError on any bad value (the colour too)."""
@@ -70,11 +73,35 @@ class RunSpec:
             raise ValueError(f"Invalid {self.optimizer} run: {e}") from None
 
     def label(self) -> str:
-        return self.build().label()
+        text = self.build().label()
+        return text + (f", from step {self.branch['step']}" if self.branch else "")
+
+    def phases(self) -> list[tuple[int, RunSpec]]:
+        """The settings in force from each step on: ``[(0, first), (k, next), ...]``.
+
+        A plain run has one phase, itself; a branch has its origin's phases before its branch
+        step, then its own.  A branch keeps its optimizer (the optimizer's state carries on at
+        the branch step), so every phase names the same optimizer.  ValueError if not.
+        """
+        own = dataclasses.replace(self, branch=None)
+        if self.branch is None:
+            return [(0, own)]
+        b = self.branch
+        if not (isinstance(b, dict) and set(b) == {"step", "from"}
+                and isinstance(b["step"], int) and not isinstance(b["step"], bool)
+                and b["step"] >= 0 and isinstance(b["from"], dict)):
+            raise ValueError(f"Invalid branch: {b!r} (expected step and from)")
+        before = RunSpec.from_dict(b["from"])
+        if before.optimizer != self.optimizer:
+            raise ValueError(f"Invalid branch: it continues {before.optimizer}'s state, "
+                             f"so it must stay {before.optimizer}, not {self.optimizer}")
+        return [p for p in before.phases() if p[0] < b["step"]] + [(b["step"], own)]
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hyper"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.hyper.items()}
+        if self.branch is None:
+            del d["branch"]  # plain runs read as they always did
         return d
 
     @classmethod
@@ -87,7 +114,8 @@ class RunSpec:
             raise ValueError(f"Invalid run field(s): {', '.join(sorted(unknown))}")
         expected = {"hyper": dict, "lr_schedule": (dict, type(None)),
                     "momentum_schedule": (dict, type(None)), "noise": (int, float),
-                    "seed": int, "color": (str, type(None)), "visible": bool}
+                    "seed": int, "color": (str, type(None)), "visible": bool,
+                    "branch": (dict, type(None))}
         for key, kind in expected.items():
             if key in d and not isinstance(d[key], kind):
                 raise ValueError(f"Invalid run field {key}: {d[key]!r}")
@@ -95,6 +123,7 @@ class RunSpec:
         spec.color = check_color(spec.color)
         spec.hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.hyper.items()}
         spec.build()  # validates
+        spec.phases()
         return spec
 
 

@@ -228,3 +228,84 @@ def test_set_view_is_checked(race):
     with pytest.raises(ValueError, match="Invalid view"):
         race.set_view(((1, -1), (0, 2)))
     assert race.view == ((-1.0, 1.0), (0.0, 2.0))
+
+
+def _positions(race):
+    return [tr.positions.copy() for tr in race.tracks]
+
+
+def test_seek_back_shows_iteration_k_and_play_on_replays_it_exactly():
+    runs = [RunSpec("adam", {"lr": 0.05}, noise=0.2, seed=7),
+            RunSpec("nag", {"lr": 0.001, "momentum": 0.9})]
+    unbroken = Race(runs=[RunSpec.from_dict(r.to_dict()) for r in runs])
+    unbroken.step(700)
+    race = Race(runs=runs)
+    race.step(600)
+    race.seek(12)
+    assert race.iteration == 12 and race.end == 600 and not race.is_done()
+    for spec, pos, vals, gn in race.history():
+        assert pos.shape[0] == vals.shape[0] == gn.shape[0] == 13
+    race.seek(300)
+    assert race.iteration == 300
+    assert race.step(1) == 1 and race.iteration == 301
+    race.seek(650)  # past the computed end: computes on
+    assert race.cursor is None and race.iteration == 650
+    race.step(50)
+    for a, b in zip(_positions(race), _positions(unbroken), strict=True):
+        np.testing.assert_array_equal(a, b)
+    race.seek(10**9)
+    assert race.iteration == race.max_steps
+
+
+def test_a_restarted_run_catches_up_while_replaying(race):
+    race.step(40)
+    race.seek(10)
+    race.update_run(1, RunSpec("sgd", {"lr": 0.0005}))
+    assert race.tracks[1].t == 0
+    race.step(5)
+    assert race.iteration == 15 and race.tracks[1].t == 5 and race.tracks[0].t == 40
+
+
+def test_branch_shares_the_history_and_continues_with_new_settings():
+    race = Race(runs=[RunSpec("momentum", {"lr": 0.0005, "momentum": 0.9})])
+    race.step(300)
+    race.seek(120)
+    b = race.branch(0, RunSpec("momentum", {"lr": 0.0005, "momentum": 0.5}))
+    assert b == 1 and race.tracks[1].t == 120
+    assert race.labels()[1].endswith("from step 120")
+    assert race.runs[1].color != race.runs[0].color
+    np.testing.assert_array_equal(race.tracks[1].positions, race.tracks[0].positions[:121])
+    race.step(30)  # the branch catches up with the replay
+    assert race.tracks[1].t == 150
+    assert not np.array_equal(race.tracks[1].positions[150], race.tracks[0].positions[150])
+    # the same as a run that switches settings at step 120, computed from scratch
+    again = Race(runs=[RunSpec.from_dict(race.runs[1].to_dict())])
+    again.step(150)
+    np.testing.assert_array_equal(again.tracks[0].positions, race.tracks[1].positions)
+    # ... and as stepping the parent's state at 120 with the new settings by hand
+    import gdviz.core.simulate as _  # noqa: F401
+    from gdviz.core.simulate import advance
+    rs = race.tracks[0].state_at(120)
+    opt = RunSpec("momentum", {"lr": 0.0005, "momentum": 0.5}).build()
+    for _ in range(30):
+        rs = advance(race.objective, opt, rs)
+    np.testing.assert_array_equal(rs.x, race.tracks[1].positions[150])
+    # a session keeps the branch, and a branch of a branch
+    c = race.branch(1, RunSpec("momentum", {"lr": 0.001, "momentum": 0.5}), k=140)
+    s = race.session()
+    from gdviz.core.session import from_json, to_json
+    back = Race(runs=[])
+    back.apply_session(from_json(to_json(s)))
+    back.step(200)
+    race.seek(200)
+    for a, b2 in zip(_positions(back), _positions(race), strict=True):
+        np.testing.assert_array_equal(a[:201], b2[:201])
+    assert back.runs[c].branch["step"] == 140
+    assert back.runs[c].branch["from"]["branch"]["step"] == 120
+
+
+def test_branch_keeps_its_optimizer(race):
+    race.step(5)
+    with pytest.raises(ValueError, match="must stay"):
+        race.branch(0, RunSpec("adam"))
+    assert len(race.tracks) == 4
