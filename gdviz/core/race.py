@@ -328,6 +328,7 @@ class Race:
         self.max_steps = 1000
         # the iteration shown while the timeline is scrubbed back; None: the latest computed
         self.cursor: int | None = None
+        self.view3d: dict | None = None  # the 3-D view's settings, kept for the session
         self.set_runs(default_runs() if runs is None else runs)
 
     # ------------------------------------------------------------------ reading
@@ -391,11 +392,19 @@ class Race:
                            f" — {int((d >= 0).sum())} of {len(d)} diverged")
         return out
 
+    def plugins(self) -> list[str]:
+        """The plugin files the objective and the runs come from (each once, in order)."""
+        from .plugins import plugin_source
+
+        names = [self.objective.name] + [r.optimizer for r in self.runs]
+        return list(dict.fromkeys(p for p in map(plugin_source, names) if p))
+
     def session(self) -> Session:
         return Session(objective=self.objective_text, view=self.view,
                        runs=[copy.deepcopy(r) for r in self.runs],
                        starts=[tuple(float(c) for c in p) for p in self.starts],
-                       speed=self.speed, max_steps=self.max_steps)
+                       speed=self.speed, max_steps=self.max_steps, plugins=self.plugins(),
+                       view3d=copy.deepcopy(self.view3d))
 
     # ------------------------------------------------------------------ changing the setup
     def _changed(self, *names: str) -> None:
@@ -408,6 +417,7 @@ class Race:
         starts = check_starts(s.starts, obj.dim) if s.starts else default_starts(obj)
         self.objective, self.objective_text = obj, s.objective
         self.view = s.view
+        self.view3d = copy.deepcopy(s.view3d)
         self.cursor = None
         self.starts = starts
         self.set_speed(s.speed)

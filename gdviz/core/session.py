@@ -4,10 +4,12 @@ Saved as versioned JSON::
 
     {"format": "gdviz-session", "version": 1,
      "objective": "rosenbrock",            # a built-in's name or a typed expression
-     "view": [[-2, 2], [-1, 3]] | null,     # visible range per axis, null = the bounds
+     "view": [[-2, 2], [-1, 3]] | null,     # range per axis (1-D: x, then f); null: the bounds
      "runs": [RunSpec.to_dict(), ...],      # hyperparameters, schedules, noise, seed, colour...
      "starts": [[-1.5, 2.5], ...],
-     "speed": 30.0, "max_steps": 1000}     # 1 to 2000 it/s, 1 to 1 000 000 iterations
+     "speed": 30.0, "max_steps": 1000,     # 1 to 2000 it/s, 1 to 1 000 000 iterations
+     "plugins": ["/path/lion.py"],         # optional: plugin files its runs or objective need
+     "view3d": {"mode": "3d", ...}}        # optional: the 3-D view (mode, camera, height)
 
 ``load_session``/``from_json`` check everything (the objective and every run are built) and
 raise ``SessionError`` with a one-line message for any bad file -- never a KeyError, TypeError
@@ -45,6 +47,8 @@ class Session:
     starts: list[tuple[float, ...]] = field(default_factory=list)  # start points
     speed: float = 30.0                           # iterations per second
     max_steps: int = 1000
+    plugins: list[str] = field(default_factory=list)  # plugin files, loaded before the rest
+    view3d: dict[str, Any] | None = None          # the 3-D view's mode, camera and height
 
 
 def resolve_objective(text: str):
@@ -73,6 +77,8 @@ def to_dict(session: Session) -> dict[str, Any]:
         "starts": [[float(c) for c in p] for p in session.starts],
         "speed": float(session.speed),
         "max_steps": int(session.max_steps),
+        **({"plugins": list(session.plugins)} if session.plugins else {}),
+        **({"view3d": session.view3d} if session.view3d else {}),
     }
 
 
@@ -123,10 +129,12 @@ def from_dict(d: Any, source: str = "the data") -> Session:
 
     view = d.get("view")
     if view is not None:
-        if not (isinstance(view, list) and len(view) == obj.dim
+        axes = (1, 2) if obj.dim == 1 else (2,)  # 1-D: x, and optionally f's range
+        if not (isinstance(view, list) and len(view) in axes
                 and all(isinstance(r, list) and len(r) == 2 and all(_number(v) for v in r)
                         and r[0] < r[1] for r in view)):
-            raise bad(f"view must be {obj.dim} [low, high] pair(s), found {view!r}")
+            raise bad(f"view must be {' or '.join(map(str, axes))} [low, high] pair(s), "
+                      f"found {view!r}")
         view = tuple((float(lo), float(hi)) for lo, hi in view)
 
     raw_runs = d["runs"]
@@ -161,8 +169,26 @@ def from_dict(d: Any, source: str = "the data") -> Session:
             and 1 <= max_steps <= MAX_STEPS):
         raise bad(f"max_steps must be a whole number from 1 to {MAX_STEPS:,}, found "
                   f"{max_steps!r}")
+    plugins = d.get("plugins", [])
+    if not (isinstance(plugins, list) and all(isinstance(p, str) and p for p in plugins)):
+        raise bad(f"plugins must be a list of file paths, found {plugins!r}")
+    view3d = d.get("view3d")
+    if view3d is not None and not (isinstance(view3d, dict)
+                                   and all(isinstance(k, str) for k in view3d)):
+        raise bad(f"view3d must be an object, found {view3d!r}")
     return Session(objective=objective, view=view, runs=runs, starts=starts,
-                   speed=float(speed), max_steps=max_steps)
+                   speed=float(speed), max_steps=max_steps, plugins=plugins, view3d=view3d)
+
+
+def plugins_of(text: str | bytes) -> list[str]:
+    """The plugin files a session's JSON names, read before anything is checked (the runs and
+    the objective may come from them); [] for text that is not a session."""
+    try:
+        d = json.loads(text)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return []
+    plugins = d.get("plugins") if isinstance(d, dict) else None
+    return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else []
 
 
 def from_json(text: str | bytes, source: str = "the data") -> Session:

@@ -210,3 +210,18 @@ def test_failed_save_leaves_no_temporary_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_session(sample(), tmp_path / "s.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plugins_and_view3d_round_trip():
+    from gdviz.core.session import from_json, plugins_of, to_json
+
+    s = Session(objective="himmelblau", runs=[RunSpec("adam")], starts=[(0.0, 0.0)],
+                plugins=["/somewhere/lion.py"], view3d={"mode": "split", "camera": {"az": 30}})
+    text = to_json(s)
+    assert plugins_of(text) == ["/somewhere/lion.py"]
+    back = from_json(text)
+    assert back.plugins == ["/somewhere/lion.py"] and back.view3d == s.view3d
+    assert "plugins" not in to_json(Session())  # absent when there are none
+    assert plugins_of("not json") == [] and plugins_of("[1]") == []
+    with pytest.raises(SessionError, match="plugins must be a list"):
+        from_json(text.replace('"/somewhere/lion.py"', "3"))
