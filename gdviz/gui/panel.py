@@ -1,4 +1,4 @@
-"""The side panel: objective, start point, the run list and the selected run's settings.
+"""The side panel: objective, start point, view, the run list and the selected run's settings.
 
 Every editor is built from the registries and the hyperparameter/schedule dataclasses, so new
 optimizers, objectives and schedules show up without touching this file.
@@ -195,6 +195,12 @@ class RunRow(QWidget):
 
 
 class Panel(QWidget):
+    """Edits the controller's race.  The view is the stage's: ``show_view`` fills the view
+    fields, and typed values go out as ``viewEntered(((x0, x1), (y0, y1)))`` (1-D: y is the
+    range of f), each axis checked low < high first."""
+
+    viewEntered = Signal(object)
+
     def __init__(self, controller: Controller, parent=None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -269,6 +275,33 @@ class Panel(QWidget):
         self.start_hint = WrapLabel("Click the plot to move the start, Shift+click to add one.")
         self.start_hint.setStyleSheet("color: #9aa0ab;")
         fl.addRow(self.start_hint)
+        lay.addWidget(box)
+
+        # ---- view
+        box = QGroupBox("View")
+        box.setToolTip("The visible range. Drag the plot to pan, turn the wheel to zoom; "
+                       "Ctrl+0 goes back to the objective's view.")
+        vl = QVBoxLayout(box)
+        self.view_edits = [FloatEdit(v) for v in (0.0, 1.0, 0.0, 1.0)]
+        self.view_axis_labels = []
+        for axis in range(2):
+            row = QHBoxLayout()
+            label = QLabel("xy"[axis])
+            label.setMinimumWidth(30)
+            self.view_axis_labels.append(label)
+            row.addWidget(label)
+            lo, hi = self.view_edits[2 * axis: 2 * axis + 2]
+            row.addWidget(lo, 1)
+            row.addWidget(QLabel("to"))
+            row.addWidget(hi, 1)
+            vl.addLayout(row)
+        for e in self.view_edits:
+            e.committed.connect(self._view_typed)
+            e.problem.connect(self.controller.message)
+        self.view_error = WrapLabel()
+        self.view_error.setStyleSheet(ERROR_STYLE)
+        self.view_error.hide()
+        vl.addWidget(self.view_error)
         lay.addWidget(box)
 
         # ---- runs
@@ -353,6 +386,8 @@ class Panel(QWidget):
         two = obj.dim == 2
         self.start_y.setVisible(two)
         self.start_y_label.setVisible(two)
+        self.view_axis_labels[1].setText("y" if two else "f(x)")
+        self.view_axis_labels[1].setToolTip("" if two else "The range of f drawn up the plot")
         self._starts_changed()
 
     # ------------------------------------------------------------------ start
@@ -376,6 +411,37 @@ class Panel(QWidget):
             self.controller.message.emit(str(e))
             return
         self.controller.message.emit("Start set to (" + ", ".join(fmt(v) for v in p) + ")")
+
+    # ------------------------------------------------------------------ view
+    def show_view(self, view) -> None:
+        """Fill the view fields with ``((x0, x1), (y0, y1))``, the view now shown."""
+        for e, v in zip(self.view_edits, (c for axis in view for c in axis), strict=True):
+            e.set_value(float(v))
+        self.view_error.hide()
+
+    def _view_typed(self, _v: float) -> None:
+        # an edited field gives its text; the others their exact value (not the 6 digits shown)
+        vals = []
+        for e in self.view_edits:
+            typed = e.hasAcceptableInput() and e.text() != fmt(e.value())
+            vals.append(float(e.text()) if typed else e.value())
+        names = ("x", self.view_axis_labels[1].text())
+        for axis in range(2):
+            lo, hi = vals[2 * axis: 2 * axis + 2]
+            if not lo < hi:
+                self.view_refused(f"{names[axis]} from {fmt(lo)} to {fmt(hi)}: the first "
+                                  "must be below the second", axis)
+                return
+        self.viewEntered.emit(((vals[0], vals[1]), (vals[2], vals[3])))
+
+    def view_refused(self, msg: str, axis: int | None = None) -> None:
+        """A typed view that is not applied: the fields in red, the reason under them."""
+        for i, e in enumerate(self.view_edits):
+            if axis is None or i // 2 == axis:
+                e.mark_bad(True)
+        self.view_error.setText(f"Not applied: {msg}")
+        self.view_error.show()
+        self.controller.message.emit(f"View not applied: {msg}")
 
     # ------------------------------------------------------------------ run list
     def _fit_run_list(self) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -12,7 +10,6 @@ from ..core.race import run_labels
 from .controller import Controller
 
 COLUMNS = ("Run", "Iteration", "f(x)", "|∇f|", "Position", "Status")
-REFRESH_S = 0.1  # at most ten table updates a second while playing
 MAX_START_ROWS = 12  # more start points than this: one summary row per run
 
 
@@ -33,7 +30,11 @@ def status_text(status, max_steps: int, t: int) -> tuple[str, bool]:
 
 class Readouts(QTableWidget):
     """One row per run, or per run and start point when there are a few start points (with
-    many, one row per run: its first point's values and a count of the points' states)."""
+    many, one row per run: its first point's values and a count of the points' states).
+
+    It shows the race as it was at the last ``refresh``: the window calls it together with
+    every other counter (``Stage.countersRefreshed``), so that all show the same iteration.
+    """
 
     def __init__(self, controller: Controller, parent=None) -> None:
         super().__init__(0, len(COLUMNS), parent)
@@ -51,27 +52,13 @@ class Readouts(QTableWidget):
         em = self.fontMetrics().horizontalAdvance("0")
         for col, chars in enumerate((32, 9, 14, 10, 28)):  # fixed: values change every frame
             self.setColumnWidth(col, em * chars)
-        self._last = 0.0
-        self._pending = QTimer(self)
-        self._pending.setSingleShot(True)
-        self._pending.timeout.connect(self.refresh)
         self._labels: list[str] = []
         controller.runsChanged.connect(self._runs_changed)
-        controller.startsChanged.connect(self.refresh)
-        controller.stepped.connect(self._throttled)
-        controller.statusChanged.connect(self._throttled)
         self._runs_changed()
+        self.refresh()
 
     def _runs_changed(self) -> None:
         self._labels = run_labels(self.controller.runs)
-        self.refresh()
-
-    def _throttled(self) -> None:
-        wait = REFRESH_S - (time.perf_counter() - self._last)
-        if wait <= 0:
-            self.refresh()
-        elif not self._pending.isActive():
-            self._pending.start(int(wait * 1000) + 1)
 
     def _cell(self, r: int, c: int, text: str, color: QColor | None = None) -> None:
         it = self.item(r, c)
@@ -83,7 +70,7 @@ class Readouts(QTableWidget):
             it.setForeground(QBrush(color))
 
     def refresh(self) -> None:
-        self._last = time.perf_counter()
+        """Every row to the race's state now."""
         c = self.controller
         tracks = c.tracks
         n = len(c.starts)

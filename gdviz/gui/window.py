@@ -85,9 +85,15 @@ class MainWindow(QMainWindow):
         c.stepped.connect(self._status_changed)
         c.speedChanged.connect(self._speed_changed)
         c.maxStepsChanged.connect(self._max_changed)
+        # every iteration counter shows the same iteration: they refresh together
+        self.stage.countersRefreshed.connect(self._show_counters)
+        self.stage.viewShown.connect(self.panel.show_view)
+        self.panel.viewEntered.connect(self._view_entered)
+        self.panel.show_view(self.stage.view())
         self._speed_changed(c.speed)
         self._max_changed(c.max_steps)
         self._status_changed()
+        self._show_counters()
         self._painted = False
         self._place()
 
@@ -220,10 +226,22 @@ class MainWindow(QMainWindow):
         self.play_action.setEnabled(playing or not done or replay)
         self.step_action.setEnabled(not done or replay)
         state = "playing" if playing else ("done" if done else "paused")
-        self.big_iter.setText(f"iteration {c.iteration}")
         n = len(c.starts)
         starts = f"  ·  {n} start points" if n > 1 else ""
         self.iter_label.setText(f"{c.objective.title}  ·  {len(c.runs)} runs{starts}  ·  {state}")
+
+    def _show_counters(self) -> None:
+        """The toolbar's iteration and the readouts, at the moment the stage refreshed its own
+        counters (legend, loss plot): one iteration everywhere."""
+        self.big_iter.setText(f"iteration {self.controller.iteration}")
+        self.readouts.refresh()
+
+    def _view_entered(self, view) -> None:
+        """The panel's view fields: show exactly that view (or say why not)."""
+        try:
+            self.stage.set_view(view)
+        except ValueError as e:
+            self.panel.view_refused(str(e))
 
     def _speed_changed(self, speed: float) -> None:
         self.speed_slider.blockSignals(True)
@@ -232,6 +250,7 @@ class MainWindow(QMainWindow):
         self.speed_label.setText(f"{speed:.0f} it/s" if speed >= 10 else f"{speed:.1f} it/s")
 
     def _max_changed(self, n: int) -> None:
+        self.stage.refresh()  # a run's status reads "stopped (max iterations)" or not
         if self.max_spin.value() != n:
             self.max_spin.blockSignals(True)
             self.max_spin.setValue(n)

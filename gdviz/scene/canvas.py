@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from ..core import Objective
+from ..core.views import bounds_view, complete_view
 
 GRID = 400          # heatmap resolution per axis
 CONTOUR_GRID = 220  # contour resolution per axis
@@ -203,11 +204,13 @@ class Canvas(pg.PlotWidget):
     """Draws one objective and the runs of a controller-like source.
 
     Signals: ``startClicked(float x, float y, bool add)`` – a click (not a drag) on the plot, in
-    data coordinates; ``add`` is True with Shift (add a start instead of replacing).
+    data coordinates; ``add`` is True with Shift (add a start instead of replacing);
+    ``viewChanged`` – the user panned or zoomed; ``viewShown`` – a view was set from code.
     """
 
     startClicked = Signal(float, float, bool)
     viewChanged = Signal()  # the user panned/zoomed (debounced); read view()
+    viewShown = Signal()    # a view was set (set_view, reset_view, a new objective); read view()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background=BG)
@@ -222,7 +225,9 @@ class Canvas(pg.PlotWidget):
             a = self.plotItem.getAxis(ax)
             a.setTextPen("#c8ccd4")
             a.setPen("#6b7080")
+            a.enableAutoSIPrefix(False)  # the function's own numbers, never "(x0.001)"
         self.objective: Objective | None = None
+        self.home: tuple = ()
         self.cmap = pg.colormap.get("viridis")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-20)
@@ -274,8 +279,11 @@ class Canvas(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
 
     # ------------------------------------------------------------------ objective
-    def set_objective(self, obj: Objective, view=None) -> None:
+    def set_objective(self, obj: Objective, view=None, home=None) -> None:
+        """Draw ``obj``; show ``view`` (both axes), else ``home``, the view that Reset view
+        goes back to (default: the objective's bounds, ``gdviz.core.views.bounds_view``)."""
         self.objective = obj
+        self.home = tuple(home) if home is not None else bounds_view(obj)
         self._z_range = None
         two = obj.dim == 2
         self.image.setVisible(two)
@@ -298,30 +306,24 @@ class Canvas(pg.PlotWidget):
             self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
         else:
             self.legend.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 10))
-        self.reset_view(view)
-
-    def data_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """The default view: objective.bounds (2-D), or the bounds and f's range there (1-D)."""
-        obj = self.objective
-        if obj.dim == 2:
-            return obj.bounds
-        xs = np.linspace(*obj.bounds[0], 400)
-        with np.errstate(all="ignore"):
-            f = obj.value(xs)
-        f = f[np.isfinite(f)]
-        lo, hi = (float(f.min()), float(f.max())) if f.size else (-1.0, 1.0)
-        pad = 0.08 * ((hi - lo) or 1.0)
-        return obj.bounds[0], (lo - pad, hi + pad)
+        self.set_view(view if view is not None else self.home)
 
     def reset_view(self, view=None) -> None:
-        (x0, x1), (y0, y1) = view if view is not None and len(view) == 2 else self.data_bounds()
-        if view is not None and len(view) == 1:
-            y0, y1 = self.data_bounds()[1]
-            x0, x1 = view[0]
+        """Show ``view`` (as ``set_view``), or by default go back to the home view."""
+        self.set_view(self.home if view is None else view)
+
+    def set_view(self, view) -> None:
+        """Show exactly ``((x0, x1), (y0, y1))`` (in 1-D, y is f's range); a view of x alone,
+        ``((x0, x1),)``, is completed by ``gdviz.core.views.complete_view``."""
+        (x0, x1), (y0, y1) = complete_view(self.objective, view, self.home)
         self._applying_range = True
-        self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-        self._applying_range = False
+        try:
+            self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        finally:
+            self._applying_range = False
+        self._regrid.stop()  # a pan in the last moments is overridden: no stale viewChanged
         self._recompute_surface()
+        self.viewShown.emit()
 
     def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
         (x0, x1), (y0, y1) = self.vb.viewRange()
@@ -362,6 +364,7 @@ class Canvas(pg.PlotWidget):
             self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14,
                                             pen="#888")
             self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+            self.colorbar.getAxis("right").enableAutoSIPrefix(False)  # f's values, unscaled
             self.colorbar.getAxis("right").setTextPen("#c8ccd4")
             self.colorbar.getAxis("right").setLabel(label, color="#c8ccd4")
         else:

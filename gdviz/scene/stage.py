@@ -11,15 +11,19 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPicture
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ..core.race import Race, run_labels
+from ..core.views import default_view
 from .canvas import BG, Canvas, Thinned
 
 LOSS_FRACTION = 0.24  # share of the height the loss plot takes in render(loss_plot=True)
-LOSS_REFRESH_S = 0.1  # the loss plot redraws at most ten times a second (its axes are costly)
+# the counters (legend, loss plot, and the window's iteration label and readouts) refresh
+# together, at most ten times a second: the loss plot's axes are costly, and a label that
+# changed every frame would run ahead of the others
+COUNTERS_REFRESH_S = 0.1
 
 
 class DecadeAxis(pg.AxisItem):
@@ -49,8 +53,10 @@ class LossPlot(pg.PlotWidget):
 
     What is plotted depends on what is known: f − f* when the objective's minimum f* is known;
     f itself while every f seen is positive; else f − (the lowest f any run has reached) + δ.
-    Each line follows its run's first start point.
+    Each line follows its run's first start point.  ``iteration``: the last one plotted.
     """
+
+    shown = Signal()  # it became visible: what it shows may be stale
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background=BG,
@@ -73,8 +79,14 @@ class LossPlot(pg.PlotWidget):
         self.f_star: float | None = None
         self.mode = "f"
         self.n_starts = 1
+        self.iteration = 0
+        self._decades = (0.0, 1.0)  # the y range, in decades (log10)
         self.setMinimumHeight(110)
         self._set_label("f")
+
+    def showEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(ev)
+        self.shown.emit()
 
     def _set_label(self, mode: str) -> None:
         self.mode = mode
@@ -141,7 +153,7 @@ class LossPlot(pg.PlotWidget):
             ref, delta, mode = low, max(span * 1e-6, 1e-12), "low"
         if mode != self.mode:
             self._set_label(mode)
-        last, lo, hi = 1, np.inf, -np.inf
+        last, lo, hi, newest = 1, np.inf, -np.inf, 0
         for s, ln in zip(series, self.lines, strict=False):
             if s is None:
                 continue
@@ -153,9 +165,11 @@ class LossPlot(pg.PlotWidget):
                 y = np.minimum(y, max(y0, 1.0) * 1e3)
             ok = np.isfinite(y) & (y > 0)  # never give pyqtgraph inf/nan (or log of ≤ 0)
             ln.setData(ts[ok].astype(float), y[ok])
-            last = max(last, int(ts[-1]))
+            newest = max(newest, int(ts[-1]))
+            last = max(last, newest)
             if ok.any():
                 lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
+        self.iteration = newest
         # explicit ranges: auto-range is degenerate at iteration 0 (one point per line)
         self.plotItem.setXRange(0, last, padding=0.02)
         if lo <= hi:
@@ -163,11 +177,41 @@ class LossPlot(pg.PlotWidget):
             lo, hi = np.floor(np.log10(lo)), np.ceil(np.log10(hi))
             if hi - lo < 1:
                 hi = lo + 1
-            self.plotItem.setYRange(lo, hi, padding=0.02)
+            self._decades = (float(lo), float(hi))
+        self._set_y_range()
+
+    def _set_y_range(self) -> None:
+        """The decades, padded so that the labels at both ends fit inside the plot (pyqtgraph
+        drops a tick label that would stick out, and with one decade those are all there is)."""
+        lo, hi = self._decades
+        px = self.plotItem.vb.height()
+        r = min((0.5 * self.fontMetrics().height() + 2) / px, 0.3) if px > 0 else 0.1
+        self.plotItem.setYRange(lo, hi, padding=r / (1 - 2 * r))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(ev)
+        if hasattr(self, "_decades"):  # not while PlotWidget.__init__ sizes it
+            self._set_y_range()
 
 
 class Stage(QWidget):
-    """Canvas above, loss plot below; follows ``race``'s events until ``detach``."""
+    """Canvas above, loss plot below; follows ``race``'s events until ``detach``.
+
+    The balls and trails move at every step.  The counters -- the legend's texts and the loss
+    plot here, the window's iteration label and readouts on ``countersRefreshed`` -- refresh
+    together in ``refresh_counters``, at most every ``COUNTERS_REFRESH_S`` while the stage is
+    on screen, so that they always show the same iteration.  Offscreen (an export) the legend
+    follows every step and nothing is deferred.
+
+    The view: the race's (``race.view``, kept in the session) when it has one, else the home
+    view (``gdviz.core.views.default_view``: a typed 1-D formula opens on its stationary points
+    and start, a built-in on its bounds).  ``set_view`` shows a view exactly, ``apply_view``
+    shows the race's after it was set on the race; ``viewShown(view)`` follows every change,
+    pans and zooms included.
+    """
+
+    viewShown = Signal(object)      # ((x0, x1), (y0, y1)) now shown (1-D: y is f's range)
+    countersRefreshed = Signal()    # the counters were brought up to the race's iteration
 
     def __init__(self, race: Race, parent=None) -> None:
         super().__init__(parent)
@@ -183,10 +227,10 @@ class Stage(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.splitter)
-        self._loss_last = 0.0
-        self._loss_timer = QTimer(self)
-        self._loss_timer.setSingleShot(True)
-        self._loss_timer.timeout.connect(self._update_loss)
+        self._counters_last = -np.inf
+        self._counters_timer = QTimer(self)
+        self._counters_timer.setSingleShot(True)
+        self._counters_timer.timeout.connect(self.refresh_counters)
         self._handlers = (("objective", self._objective_changed), ("runs", self._runs_changed),
                           ("stepped", self.refresh), ("starts", self._starts_changed))
         for name, handler in self._handlers:
@@ -195,15 +239,20 @@ class Stage(QWidget):
         self.destroyed.connect(lambda *_: [events.disconnect(*h) for h in handlers])
         self.canvas.startClicked.connect(self._start_clicked)
         self.canvas.viewChanged.connect(self._view_changed)
+        self.canvas.viewShown.connect(lambda: self.viewShown.emit(self.canvas.view()))
+        self.loss.shown.connect(self.refresh_counters)
         self.labels: list[str] = []
+        self.home = ()
         self._objective_changed()
         self._runs_changed()
         self._starts_changed()
+        self.refresh_counters()  # the loss plot has axes, ticks and grid from the start
 
     def detach(self, *_) -> None:
         """Stop following the race (also done when the stage is destroyed)."""
         for name, handler in self._handlers:
             self.race.events.disconnect(name, handler)
+        self._counters_timer.stop()
 
     def _start_clicked(self, x: float, y: float, add: bool) -> None:
         r = self.race
@@ -217,18 +266,36 @@ class Stage(QWidget):
         self.loss.set_starts(len(self.race.starts))
         self.refresh()
 
+    # ------------------------------------------------------------------ the view
+    def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The view shown, both axes."""
+        return self.canvas.view()
+
     def _view_changed(self) -> None:
-        (x0, x1), (y0, y1) = self.canvas.view()
-        self.race.set_view(((x0, x1), (y0, y1)) if self.race.objective.dim == 2 else ((x0, x1),))
+        """The user panned or zoomed: the race keeps the view (both axes, in 1-D too)."""
+        view = self.canvas.view()
+        self.race.set_view(view)
+        self.viewShown.emit(view)
+
+    def set_view(self, view) -> None:
+        """Show exactly ``view``: ``((x0, x1), (y0, y1))``, or ``((x0, x1),)`` (1-D: f's range
+        over that x; 2-D: the home view's y); None goes home.  The race keeps it.  Raises
+        ValueError (and changes nothing) for a view that is not low < high on each axis."""
+        self.race.set_view(view)
+        self.apply_view()
+
+    def apply_view(self) -> None:
+        """Show the race's view (``race.view``) as it is now: call it after ``race.set_view``."""
+        self.canvas.set_view(self.race.view if self.race.view is not None else self.home)
 
     def reset_view(self) -> None:
-        """Back to the objective's bounds."""
-        self.canvas.reset_view()
-        self.race.set_view(None)
+        """Back to the home view (the one the objective opened on)."""
+        self.set_view(None)
 
     def _objective_changed(self) -> None:
         r = self.race
-        self.canvas.set_objective(r.objective, r.view)
+        self.home = default_view(r.objective, r.starts)
+        self.canvas.set_objective(r.objective, r.view, home=self.home)
         self.loss.set_objective(r.objective)
         self.refresh()
 
@@ -243,22 +310,37 @@ class Stage(QWidget):
         """The runs' labels, each diverged run saying at which step."""
         return self.race.labels()
 
+    # ------------------------------------------------------------------ following the race
     def refresh(self) -> None:
-        """Push the race's current positions to the items (no repaint is forced)."""
+        """Push the race's current positions to the items (no repaint is forced); the counters
+        follow at once, or within ``COUNTERS_REFRESH_S`` when they were refreshed just now."""
         r = self.race
         self.canvas.update_runs(r.history(), r.starts, diverged=r.diverged())
-        self.canvas.set_labels(r.labels())
-        if not self.loss.isVisible():
+        if not self.isVisible():  # offscreen: nothing deferred, no loss plot to keep up
+            self.canvas.set_labels(r.labels())
             return
-        wait = LOSS_REFRESH_S - (time.perf_counter() - self._loss_last)
+        wait = COUNTERS_REFRESH_S - (time.perf_counter() - self._counters_last)
         if wait <= 0:
+            self.refresh_counters()
+        elif not self._counters_timer.isActive():
+            self._counters_timer.start(int(wait * 1000) + 1)
+
+    def refresh_counters(self) -> None:
+        """The legend's texts and the loss plot (unless hidden) to the race's iteration now,
+        then ``countersRefreshed``: everything that counts iterations shows the same one."""
+        self._counters_timer.stop()
+        self._counters_last = time.perf_counter()
+        self.canvas.set_labels(self.race.labels())
+        if not self.loss.isHidden():
             self._update_loss()
-        elif not self._loss_timer.isActive():
-            self._loss_timer.start(int(wait * 1000) + 1)
+        self.countersRefreshed.emit()
 
     def _update_loss(self) -> None:
-        self._loss_last = time.perf_counter()
         self.loss.update_runs(self.race.history())
+
+    def showEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(ev)
+        self.refresh_counters()  # the steps made while it was hidden
 
     def set_trails_visible(self, on: bool) -> None:
         self.canvas.set_trails_visible(on, self.race.runs)
