@@ -8,10 +8,11 @@ from PySide6.QtWidgets import QApplication, QComboBox, QSpinBox
 
 from gdviz.core.runspec import RunSpec
 
+HANG_GUARD_MS = 10 * 60 * 1000  # only against a hang: focus comes within an event or two
 
 def focus(qtbot, w):
     w.setFocus()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is w, timeout=2000)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w, timeout=HANG_GUARD_MS)
 
 
 def retype(qtbot, edit, text):
