@@ -137,7 +137,7 @@ def torch_optimizer_spec(name: str, *, batched: bool | None = None) -> Optimizer
         hyper=hyper, init=_init, step=TorchStep(cls, label, batched),
         paper=f"{cls.__module__}.{cls.__qualname__}" + (f": {summary}" if summary else ""),
         momentum_field=momentum,
-        legend_keys=tuple(n for n in names if n == "lr" or n == momentum) or ("lr",),
+        legend_keys=tuple(n for n in names if n == "lr" or n == momentum),
         torch_class=cls.__name__ if in_torch_optim else None,
     )
     _SPECS[key] = spec
@@ -273,11 +273,8 @@ def _hyper_class(cls: type, label: str) -> type:
         if p.name == "lr":
             meta = {"minimum": 0.0, "maximum": 10.0, "log": True}
         f = hparam(_convert(d, kind), help, **meta)
-        if kind.startswith("tuple") and len(d) != 2:
-            # hparam's metadata is read-only: extend a copy with the length to check
+        if kind.startswith("tuple"):  # validate checks (and converts) a tuple of this length
             f = dataclasses.field(default=f.default, metadata={**f.metadata, "tuple_len": len(d)})
-        elif kind.startswith("tuple"):
-            f = dataclasses.field(default=f.default, metadata={**f.metadata, "tuple_len": 2})
         fields.append((p.name, kind, f))
     namespace = {"torch_class": cls, "label": label, "readonly": readonly,
                  "__module__": __name__}

@@ -286,6 +286,7 @@ def test_optimizer_names(torch):
                     r"\(TypeError: .*closure"),
     ("torch:SparseAdam", r"cannot step gdviz's points \(RuntimeError: SparseAdam does not "
                          r"support dense gradients"),
+    ("torch:Muon", r"cannot step gdviz's points \(ValueError: Muon only supports 2D"),
     ("torch:", r"name a class, e.g. torch:Adam"),
 ])
 def test_unknown_or_unusable_classes(torch, name, message):
@@ -338,6 +339,16 @@ def test_a_class_by_dotted_path_steps_per_tensor(fixtures_on_path):
         np.testing.assert_allclose(got.positions[t], x, rtol=1e-12)
     assert parse_run("torch:torch_fixtures.TrustSGD:lr=0.2,trust=false").hyper == {
         "lr": 0.2, "trust": False}
+
+
+def test_a_tuple_of_three_numbers(fixtures_on_path):
+    spec = get_optimizer_spec("torch:torch_fixtures.TrustSGD")
+    assert {f.name: f.type for f in dataclasses.fields(spec.hyper)}["scales"] == "tuple"
+    assert spec.make_hyper(scales=[1, 2, 3]).scales == (1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match=r"^Invalid scales: \(1, 2\) \(expected 3 numbers\)$"):
+        spec.make_hyper(scales=(1, 2))
+    with pytest.raises(ValueError, match=r"^Invalid scales: \(1, 'a', 3\)"):
+        spec.make_hyper(scales=(1, "a", 3))
 
 
 def test_numbers_kept_in_the_group_are_carried(fixtures_on_path):
