@@ -6,7 +6,7 @@ Each coordinate moves by the learning rate, against the sign of its gradient:
     \theta_t = \theta_{t-1} - \eta\,\operatorname{sign}(\nabla f(\theta_{t-1}))
 
 Load it with ``gdviz.core.load_plugin("examples/plugins/signsgd.py")``; then
-``make_optimizer("signsgd", lr=0.01)`` or ``gdviz --run signsgd:lr=0.01``.
+``make_optimizer("signsgd", lr=0.01)`` finds it, as every part of gdviz that reads the registry.
 """
 
 from dataclasses import dataclass
