@@ -490,3 +490,26 @@ def test_the_squared_gradient_test_is_the_norm_test():
     assert 0 < expected.sum() < expected.size
     np.testing.assert_array_equal(gradient_within_gtol(g), expected)
     np.testing.assert_array_equal(gradient_within_gtol(g[:, :1]), row_norms(g[:, :1]) <= GTOL)
+
+
+def test_blocks_change_no_number_with_noise_and_per_point_values(monkeypatch):
+    obj = get_objective("beale")
+    noisy = make_optimizer("adam", lr=0.05, noise=0.3, seed=9)
+    one_map = basin_map(obj, noisy, obj.bounds, grid=32, steps=40)
+    one_sweep = sweep(obj, RunSpec("sgd", noise=0.1, seed=2), (1.0, 1.0), log_grid(1e-4, 0.1, 9),
+                      40, second=("momentum", [0.0, 0.5, 0.9]))
+    monkeypatch.setattr(batch_module, "BLOCKED_FROM", 8)
+    monkeypatch.setattr(batch_module, "BLOCK", 5)   # blocks of 4 to 5 points, on two threads
+    blocked_map = basin_map(obj, noisy, obj.bounds, grid=32, steps=40)
+    blocked_sweep = sweep(obj, RunSpec("sgd", noise=0.1, seed=2), (1.0, 1.0),
+                          log_grid(1e-4, 0.1, 9), 40, second=("momentum", [0.0, 0.5, 0.9]))
+    for a, b in ((one_map.ends, blocked_map.ends), (one_map.end_f, blocked_map.end_f),
+                 (one_map.label, blocked_map.label),
+                 (one_map.steps_to_converge, blocked_map.steps_to_converge),
+                 (one_sweep.final_f, blocked_sweep.final_f), (one_sweep.ends, blocked_sweep.ends),
+                 (one_sweep.diverged_at, blocked_sweep.diverged_at)):
+        np.testing.assert_array_equal(a, b)
+    # and the noise is the run's own at every start: start 0 alone, and start 5 alone
+    for i in (0, 5):
+        run = simulate(obj, noisy, one_map.starts[i], 40)
+        np.testing.assert_array_equal(blocked_map.ends[i], run.positions[-1, 0])
