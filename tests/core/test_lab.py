@@ -513,3 +513,11 @@ def test_blocks_change_no_number_with_noise_and_per_point_values(monkeypatch):
     for i in (0, 5):
         run = simulate(obj, noisy, one_map.starts[i], 40)
         np.testing.assert_array_equal(blocked_map.ends[i], run.positions[-1, 0])
+
+
+def test_rows_are_numbered_as_numpy_unique_numbers_them():
+    rng = np.random.default_rng(4)
+    for dim in (1, 2):
+        rows = rng.integers(-6, 6, (5000, dim))
+        expected = np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+        np.testing.assert_array_equal(basins_module._rows_numbered(rows), expected)
