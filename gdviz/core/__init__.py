@@ -1,11 +1,23 @@
 """The optimizer core: objectives, optimizers, schedules and ``simulate``. numpy only, no Qt."""
 
+from .explain import Explanation, explain
 from .objectives import OBJECTIVES, Objective, get_objective
 from .optimizers import OPTIMIZERS, Optimizer, OptimizerSpec, get_optimizer_spec, make_optimizer
-from .plugins import PluginError, load_entry_point_plugins, load_plugin, plugin_source
 from .schedules import SCHEDULES, Schedule, make_schedule
 from .simulate import Run, RunState, advance, evaluate, init_run, simulate
-from .torch_bridge import torch_available, torch_optimizer_names
+
+# imported on first use (PEP 562): the app's start-up pays for neither
+_LAZY = {"PluginError": "plugins", "load_entry_point_plugins": "plugins",
+         "load_plugin": "plugins", "plugin_source": "plugins",
+         "torch_available": "torch_bridge", "torch_optimizer_names": "torch_bridge"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def objective_from_expression(text: str) -> Objective:
@@ -24,5 +36,5 @@ __all__ = [
     "PluginError", "Run", "RunState", "Schedule", "advance", "evaluate", "get_objective",
     "get_optimizer_spec", "init_run", "load_entry_point_plugins", "load_plugin",
     "make_optimizer", "make_schedule", "objective_from_expression", "plugin_source", "simulate",
-    "torch_available", "torch_optimizer_names",
+    "torch_available", "torch_optimizer_names", "Explanation", "explain",
 ]
