@@ -1,12 +1,14 @@
 """Frame time of the stage, offscreen: update (step + setData) and paint, median over frames.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/frame_time.py [--frames 200]
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x1024x24" python benchmarks/frame_time.py --3d
 
 Cases: 8 runs with trails over a 512×512 heatmap (target ≤ 8 ms), and one run with 10 000
 start points with trails off and on (target ≤ 16 ms), and 8 SGD runs after 10 000 and 30 000
 iterations with the loss plot shown (a frame must not cost more as a run goes on).  "paint" is
 a synchronous repaint of the visible stage; "render" is Stage.render(800, 600) of a stage never
-shown, as the exporter does.
+shown, as the exporter does.  ``--3d``: the 3-D view against the 2-D canvas at 1200×800 (see
+``frame_time_3d``).
 """
 
 from __future__ import annotations
@@ -56,12 +58,103 @@ def make(runs, starts, trails: bool, shown: bool, loss: bool = False):
     return c, s
 
 
+def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -> None:
+    """The 3-D view against the 2-D canvas, in the same process: 8 runs with trails on
+    Rosenbrock, a 200² mesh (the 2-D heatmap at its default grid), at ``size``.
+
+    One frame = update the items from the history one iteration longer, and paint ("paint":
+    a synchronous repaint of the shown widget; "render": an offscreen frame of that size,
+    View3D.render for 3-D, QWidget.grab for 2-D).  The histories are simulated beforehand,
+    so that both sides time the same drawing work only.  Needs OpenGL: under xvfb-run,
+    QT_QPA_PLATFORM=xcb.
+    """
+    from gdviz.core import get_objective, simulate
+    from gdviz.scene.canvas import Canvas
+    from gdviz.scene.gl import gl_available
+    ok, why = gl_available()
+    if not ok:
+        raise SystemExit(f"no OpenGL here: {why}")
+    from gdviz.scene.view3d import View3D
+    print(f"3-D frame time at {size[0]}x{size[1]}, {why}", flush=True)
+    obj = get_objective("rosenbrock")
+    names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
+    from gdviz.core import OPTIMIZERS
+    from gdviz.core.runspec import PALETTE
+    names = [n for n in names if n in OPTIMIZERS] or ["sgd"]
+    runs = [RunSpec(names[i % len(names)], {"lr": 0.001 if i < 3 else 0.02}, color=PALETTE[i])
+            for i in range(8)]
+    start = np.array([[-1.5, 2.5]])
+    total = steps_before + frames + 10
+    sims = [simulate(obj, r.build(), start, total) for r in runs]
+
+    def history(t):
+        return [(r, s.positions[: t + 1], s.values[: t + 1], s.grad_norms[: t + 1])
+                for r, s in zip(runs, sims, strict=True)]
+
+    results = {}
+    for label, make in (("2-D canvas", Canvas), ("3-D view", View3D)):
+        w = make()
+        w.resize(*size)
+        w.set_objective(obj)
+        w.set_runs(runs)
+        w.show()
+        app.processEvents()
+        for mode in ("paint", "render"):
+            times = []
+            for k in range(frames + 10):
+                t = steps_before + k
+                t0 = time.perf_counter()
+                w.update_runs(history(t), start)
+                if mode == "paint":
+                    w.repaint()
+                    app.processEvents()
+                elif isinstance(w, Canvas):
+                    w.grab().toImage()
+                else:
+                    w.render(*size)
+                times.append(time.perf_counter() - t0)
+            ms = statistics.median(times[10:]) * 1000.0
+            results[label, mode] = ms
+            print(f"{label:12s} {mode:6s} {ms:7.2f} ms/frame", flush=True)
+        w.close()
+        w.deleteLater()
+        app.processEvents()
+    # the floor under "paint": Qt composing any QOpenGLWidget into its window (here through
+    # software GL and the X server), with nothing drawn in it
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+    bare = QOpenGLWidget()
+    bare.resize(*size)
+    bare.show()
+    app.processEvents()
+    times = []
+    for _ in range(frames + 10):
+        t0 = time.perf_counter()
+        bare.repaint()
+        app.processEvents()
+        times.append(time.perf_counter() - t0)
+    print(f"{'empty QOpenGLWidget':20s} paint {statistics.median(times[10:]) * 1000:7.2f} ms/frame"
+          "  (Qt's composition alone)", flush=True)
+    bare.close()
+    bare.deleteLater()
+    app.processEvents()
+    for mode in ("paint", "render"):
+        ratio = results["3-D view", mode] / results["2-D canvas", mode]
+        ok = "ok" if ratio <= 2.0 else "over"
+        print(f"3-D / 2-D {mode:6s} {ratio:5.2f}x  (target ≤ 2x: {ok})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--only", default="", help="run only the cases whose label contains this")
+    ap.add_argument("--3d", dest="three_d", action="store_true",
+                    help="only the 3-D view against the 2-D canvas (OpenGL: run under "
+                         "xvfb-run with QT_QPA_PLATFORM=xcb)")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])
+    if args.three_d:
+        frame_time_3d(app, args.frames)
+        return
     canvas_mod.GRID = 512
     names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
     from gdviz.core import OPTIMIZERS

@@ -52,7 +52,7 @@ from .canvas import (
     Thinned,
 )
 from .gl import software_gl
-from .glitems import Lines, Points, SurfaceMesh, context_key
+from .glitems import Lines, Points, SurfaceMesh, context_key, context_state
 from .heightfield import FLOOR_Z, GRID3D, HEIGHT_MODES, LIFT, HeightField
 
 BALL_SIZE = 15       # pixels
@@ -149,6 +149,7 @@ class View3D(GLViewWidget):
         self.setMinimumSize(120, 90)
         self.grid = int(grid)
         self.objective: Objective | None = None
+        self.home: tuple = ()
         self.field: HeightField | None = None
         self.height_mode = "auto"
         self.exaggeration = 1.0
@@ -167,11 +168,17 @@ class View3D(GLViewWidget):
         self.lost_item = Points("cross", ghost=0.45, pull=1.3)
         self.balls = Points("ball", ghost=0.35, pull=1.0)
         self.walls = SurfaceMesh(translucent=True)
-        for depth, it in enumerate((self.floor, self.surface, self.contours, self.trails,
-                                    self.minima, self.starts_item, self.lost_item, self.balls,
-                                    self.walls)):
+        # the static layer changes with the objective, the heights or the camera only: it is
+        # drawn once into a cached framebuffer, and a frame copies it (colour and depth) and
+        # draws the moving items over it
+        self.static_items = (self.floor, self.surface, self.contours, self.minima, self.walls)
+        self.moving_items = (self.trails, self.starts_item, self.lost_item, self.balls)
+        for depth, it in enumerate(self.static_items + self.moving_items):
             it.setDepthValue(depth)
             self.addItem(it)
+        self.cache_static = True      # False: every frame draws everything
+        self.static_draws = 0         # times the static layer was drawn (tests read it)
+        self._static: tuple | None = None   # (key, framebuffer)
         # runs
         self.specs: list = []
         self.labels: list[str] = []
@@ -188,18 +195,25 @@ class View3D(GLViewWidget):
         # render()
         self._offscreen: tuple[QOffscreenSurface, QOpenGLContext] | None = None
         self._offscreen_vao: QOpenGLVertexArrayObject | None = None
-        self._fbo: tuple[int, QSize, int, QOpenGLFramebufferObject] | None = None
+        self._fbo: tuple | None = None     # (key, framebuffer, resolved framebuffer)
         self.legend = _LegendOverlay(self)
         self.legend.resize(self.size())
         self._camera_set = False   # set_camera() or the mouse moved it: keep it from then on
         self.reset_camera()
 
     # ------------------------------------------------------------------ objective
-    def set_objective(self, obj: Objective, view=None) -> None:
-        """Sample ``obj`` once on the grid over ``view`` ((x0, x1), (y0, y1)) or its bounds,
-        and build the surface, contours, floor and minima.  ValueError for a 1-D objective."""
-        field = HeightField(obj, view, self.grid, self.height_mode, self.exaggeration)
+    def set_objective(self, obj: Objective, view=None, home=None) -> None:
+        """Sample ``obj`` once on the grid over ``view`` ((x0, x1), (y0, y1)), else ``home``
+        (the view Reset goes back to; default the objective's bounds), and build the surface,
+        contours, floor and minima.  ValueError for a 1-D objective or a bad view."""
+        home = obj.bounds if home is None else home
+        field = HeightField(obj, home if view is None else view, self.grid, self.height_mode,
+                            self.exaggeration)
         self.objective = obj
+        self.home = tuple(tuple(float(v) for v in pair) for pair in home)
+        self._show(field)
+
+    def _show(self, field: HeightField) -> None:
         self.field = field
         self.surface_builds += 1
         self.surface.set_mesh(field.vertices(), field.normals(), field.colours(self.lut),
@@ -217,10 +231,17 @@ class View3D(GLViewWidget):
             raise ValueError("Invalid call: view() before set_objective()")
         return (f.x0, f.x1), (f.y0, f.y1)
 
+    def set_view(self, view) -> None:
+        """The surface over exactly ``((x0, x1), (y0, y1))`` (f sampled again, once)."""
+        if self.objective is None:
+            raise ValueError("Invalid call: set_view() before set_objective()")
+        self._show(HeightField(self.objective, view, self.grid, self.height_mode,
+                               self.exaggeration))
+
     def reset_view(self, view=None) -> None:
-        """The surface over ``view``, or the objective's bounds (sampled again)."""
+        """Show ``view``, or by default go back to the home view."""
         if self.objective is not None:
-            self.set_objective(self.objective, view)
+            self.set_view(self.home if view is None else view)
 
     def set_height_mode(self, mode: str) -> None:
         """"linear" (f), "log" (log₁₀(f − f_min + δ), as the log colour) or "auto" (log where
@@ -654,6 +675,88 @@ class View3D(GLViewWidget):
         self.cameraChanged.emit()
 
     # ------------------------------------------------------------------ painting
+    def paint(self, *, region, viewport, useItemNames=False) -> None:
+        """Draw the scene into the bound framebuffer: the static layer copied from its cache
+        (drawn again only when it or the camera changed), the moving items over it.
+
+        Both are drawn in framebuffers of this view's own (depth without stencil: a software
+        rasterizer copies that depth 25× faster than a packed depth-stencil), and the frame's
+        colour is copied to the target when the target is not one of them (the widget's)."""
+        if useItemNames or not self.cache_static or tuple(region) != tuple(viewport):
+            super().paint(region=region, viewport=viewport, useItemNames=useItemNames)
+            return
+        st = context_state()
+        if st.es and st.version < (3, 0):   # no framebuffer blits in OpenGL ES 2
+            super().paint(region=region, viewport=viewport)
+            return
+        target = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
+        vp = [int(v) for v in GL.glGetIntegerv(GL.GL_VIEWPORT)]
+        w, h = vp[2], vp[3]
+        blit = GL.glBlitFramebuffer
+        try:
+            cache = self._static_layer(region, viewport, w, h)
+            frame, _resolved = self._framebuffer(w, h)
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, cache.handle())
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, frame.handle())
+            blit(0, 0, w, h, 0, 0, w, h, GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT,
+                 GL.GL_NEAREST)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, frame.handle())
+            GL.glViewport(0, 0, w, h)
+            self.setProjection(region, viewport)
+            self.setModelview()
+            for it in self.moving_items:
+                if it.visible():
+                    self.drawItemTree(it)
+            if target != frame.handle():
+                GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, frame.handle())
+                GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, target)
+                blit(0, 0, w, h, vp[0], vp[1], vp[0] + w, vp[1] + h, GL.GL_COLOR_BUFFER_BIT,
+                     GL.GL_NEAREST)
+        except GL.GLError:  # framebuffers that do not blit here: draw everything, every frame
+            self.cache_static = False
+            self._static = None
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target)
+            GL.glViewport(*vp)
+            super().paint(region=region, viewport=viewport)
+            return
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target)
+        GL.glViewport(*vp)
+
+    def _static_key(self, region, viewport, w: int, h: int, ctx: int) -> tuple:
+        c = self.opts["center"]
+        cam = (c.x(), c.y(), c.z(), self.opts["distance"], self.opts["elevation"],
+               self.opts["azimuth"], self.opts["fov"], self.opts["bgcolor"])
+        items = tuple((it.visible(), tuple(sorted(it._versions.items())))
+                      for it in self.static_items)
+        return (ctx, w, h, self.samples, tuple(region), tuple(viewport), self.device_scale,
+                self.viewport_width, cam, items)
+
+    def _static_layer(self, region, viewport, w: int, h: int) -> QOpenGLFramebufferObject:
+        """The static items drawn alone into a framebuffer of the target's size and samples
+        (drawn again only when the key changed)."""
+        key = self._static_key(region, viewport, w, h,
+                               context_key(QOpenGLContext.currentContext()))
+        if self._static is not None and self._static[0] == key:
+            return self._static[1]
+        fbo = None
+        if self._static is not None and self._static[0][:4] == key[:4]:
+            fbo = self._static[1]   # same context, size and samples: draw into it again
+        if fbo is None:
+            fbo = self._new_framebuffer(w, h, self.samples)
+        fbo.bind()
+        GL.glViewport(0, 0, w, h)
+        self.setProjection(region, viewport)
+        self.setModelview()
+        GL.glClearColor(*self.opts["bgcolor"])
+        GL.glDepthMask(GL.GL_TRUE)
+        GL.glClear(GL.GL_DEPTH_BUFFER_BIT | GL.GL_COLOR_BUFFER_BIT)
+        for it in self.static_items:
+            if it.visible():
+                self.drawItemTree(it)
+        self.static_draws += 1
+        self._static = (key, fbo)
+        return fbo
+
     def paintGL(self) -> None:  # noqa: N802
         self.device_scale = float(self.devicePixelRatioF())
         self.viewport_width = self.deviceWidth()
@@ -674,14 +777,19 @@ class View3D(GLViewWidget):
         else:
             self._make_offscreen_current()
         old = (self.device_scale, self.viewport_width)
+        rgba = np.empty((h, w, 4), np.uint8)
         try:
-            fbo = self._framebuffer(w, h)
+            fbo, resolved = self._framebuffer(w, h)
             fbo.bind()
             GL.glViewport(0, 0, w, h)
             self.device_scale, self.viewport_width = 1.0, w
             self.paint(region=(0, 0, w, h), viewport=(0, 0, w, h))
-            img = fbo.toImage()     # resolves the multisampling, flips to top-down
-            fbo.release()
+            if resolved is not fbo:   # multisampled: resolve into a plain framebuffer first
+                QOpenGLFramebufferObject.blitFramebuffer(resolved, fbo)
+            resolved.bind()
+            GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+            GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, rgba)
+            resolved.release()
         finally:
             self.device_scale, self.viewport_width = old
             self.trails.setVisible(old_trails)
@@ -689,14 +797,15 @@ class View3D(GLViewWidget):
                 self.doneCurrent()
             else:
                 self._offscreen[1].doneCurrent()
-        img = img.convertToFormat(QImage.Format.Format_RGB32)
+        rgba = np.ascontiguousarray(rgba[::-1])   # OpenGL's rows go bottom-up
+        img = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
         if legend:
             p = QPainter(img)
             try:
                 paint_legend(p, w, self.legend_entries())
             finally:
                 p.end()
-        rgb = img.convertToFormat(QImage.Format.Format_RGB888)
+        rgb = img.convertToFormat(QImage.Format.Format_RGB888)  # in C++: 4× numpy's slicing
         a = np.frombuffer(rgb.constBits(), np.uint8).reshape(h, rgb.bytesPerLine())
         return a[:, : w * 3].reshape(h, w, 3).copy()
 
@@ -722,17 +831,24 @@ class View3D(GLViewWidget):
         if self._offscreen_vao is not None:
             self._offscreen_vao.bind()
 
-    def _framebuffer(self, w: int, h: int) -> QOpenGLFramebufferObject:
-        """A multisampled framebuffer of that size in the current context (kept for the next
-        frame of the same size)."""
-        key = context_key(QOpenGLContext.currentContext())
-        if self._fbo is not None and self._fbo[:3] == (key, QSize(w, h), self.samples):
-            return self._fbo[3]
+    def _framebuffer(self, w: int, h: int):
+        """The framebuffer a frame is composed in (render() reads it), and the plain one it is
+        read from (the same unless multisampled), in the current context; kept for the next
+        frame of that size."""
+        key = (context_key(QOpenGLContext.currentContext()), w, h, self.samples)
+        if self._fbo is not None and self._fbo[0] == key:
+            return self._fbo[1:]
+        fbo = self._new_framebuffer(w, h, self.samples)
+        resolved = self._new_framebuffer(w, h, 0) if self.samples else fbo
+        self._fbo = (key, fbo, resolved)
+        return fbo, resolved
+
+    @staticmethod
+    def _new_framebuffer(w: int, h: int, samples: int) -> QOpenGLFramebufferObject:
         fmt = QOpenGLFramebufferObjectFormat()
-        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
-        fmt.setSamples(self.samples)
+        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.Depth)
+        fmt.setSamples(samples)
         fbo = QOpenGLFramebufferObject(QSize(w, h), fmt)
         if not fbo.isValid():
             raise RuntimeError(f"cannot create a {w}×{h} framebuffer")
-        self._fbo = (key, QSize(w, h), self.samples, fbo)
         return fbo

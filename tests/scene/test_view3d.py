@@ -76,9 +76,15 @@ def test_mesh_is_built_once_per_objective(view):
     view.set_height_mode("linear")
     assert calls == [120 * 120] and view.surface_builds == 1
     assert view.geometry_builds == 3
-    # a new view samples again, once
-    view.reset_view(((-1, 1), (0, 2)))
+    # a new view samples again, once; Reset goes back home
+    view.set_view(((-1, 1), (0, 2)))
     assert calls == [120 * 120] * 2 and view.view() == ((-1.0, 1.0), (0.0, 2.0))
+    view.reset_view()
+    assert calls == [120 * 120] * 3 and view.view() == obj.bounds
+    view.set_objective(obj, home=((-2, 0), (0, 1)))
+    assert view.view() == ((-2.0, 0.0), (0.0, 1.0))
+    with pytest.raises(ValueError, match="Invalid view"):
+        view.set_view(((0, 1), (1, 1)))
 
 
 def test_mesh_matches_f(view):
