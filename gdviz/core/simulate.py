@@ -84,17 +84,26 @@ def advance(obj: Objective, opt: Optimizer, rs: RunState) -> RunState:
         else:
             x, o = opt.step(rs.x, rs.opt, obj.grad)
             ok = _settle(x, rs.diverged_at, rs.frozen)
-        t = rs.t + 1
-        diverged_at, frozen = rs.diverged_at, rs.frozen
-        if not ok:
-            bad = ~(np.abs(x) <= DIVERGENCE_BOUND).all(axis=1)
-            new = bad & (diverged_at < 0)
-            if new.any():
-                diverged_at = diverged_at.copy()
-                diverged_at[new] = t
-                frozen = rs.x.copy() if frozen is None else frozen.copy()
-                frozen[new] = rs.x[new]
-            x[bad] = frozen[bad]
+        return finish_step(rs, x, o, ok)
+
+
+def finish_step(rs: RunState, x: np.ndarray, o: OptState, ok: bool) -> RunState:
+    """The state after a step to ``x`` settled by ``_settle`` (``ok``: all within bounds).
+
+    A point that left the bounds in this step is marked diverged and stays where it was.
+    ``advance`` and ``gdviz.core.explain`` both end a step here.
+    """
+    t = rs.t + 1
+    diverged_at, frozen = rs.diverged_at, rs.frozen
+    if not ok:
+        bad = ~(np.abs(x) <= DIVERGENCE_BOUND).all(axis=1)
+        new = bad & (diverged_at < 0)
+        if new.any():
+            diverged_at = diverged_at.copy()
+            diverged_at[new] = t
+            frozen = rs.x.copy() if frozen is None else frozen.copy()
+            frozen[new] = rs.x[new]
+        x[bad] = frozen[bad]
     return RunState(t, x, o, diverged_at, frozen)
 
 

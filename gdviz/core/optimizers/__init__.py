@@ -23,6 +23,7 @@ from .base import (
     hparam,
     pointwise,
 )
+from .explaining import Explained
 
 _MODULES = (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamax, nadam, radam)
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
@@ -121,20 +122,48 @@ class Optimizer:
         ``noise · gradient_noise(seed, t, k, shape)``; without, no generator is made.
         """
         if self.noise > 0:
-            seed, sigma, t, exact = self.seed, self.noise, state.t, grad_fn
-            calls = 0
-
-            def grad_fn(p: np.ndarray) -> np.ndarray:
-                nonlocal calls
-                z = gradient_noise(seed, t, calls, p.shape)
-                calls += 1
-                return exact(p) + sigma * z
-
+            grad_fn = self._noisy(grad_fn, state.t)
         hp = self.hyper_at(state.t).columns() if self.has_schedules else self._step_hp
         if hp.n_points is not None:
             self._check_points(x)
         x, inner = self.spec.step(hp, state.inner, x, grad_fn)
         return x, OptState(state.t + 1, inner)
+
+    def _noisy(self, exact: GradFn, t: int) -> GradFn:
+        """``exact`` with the noise of step ``t``: its k-th call adds σ·gradient_noise(…, k)."""
+        seed, sigma = self.seed, self.noise
+        calls = 0
+
+        def grad_fn(p: np.ndarray) -> np.ndarray:
+            nonlocal calls
+            z = gradient_noise(seed, t, calls, p.shape)
+            calls += 1
+            return exact(p) + sigma * z
+
+        return grad_fn
+
+    def explain(self, x: np.ndarray, state: OptState, grad_fn: GradFn) -> Explained:
+        """``step``, with the named quantities of the step (the spec's ``explain``).
+
+        The result's ``x`` and ``state`` are exactly those of ``step``: the spec's explain runs
+        the spec's step, with the same hyperparameters (schedules applied) and the same noise.
+        """
+        if self.spec.explain is None:
+            raise ValueError(f"Invalid optimizer for explain: {self.name} has no explain")
+        probe = grad_fn
+        if self.noise > 0:
+            seed, sigma, t, exact = self.seed, self.noise, state.t, grad_fn
+            grad_fn = self._noisy(exact, t)
+
+            def probe(p: np.ndarray) -> np.ndarray:   # the first call's noise, not a call
+                return exact(p) + sigma * gradient_noise(seed, t, 0, p.shape)
+
+        hp = self.hyper_at(state.t).columns() if self.has_schedules else self._step_hp
+        if hp.n_points is not None:
+            self._check_points(x)
+        with np.errstate(all="ignore"):
+            e = self.spec.explain(hp, state.inner, x, grad_fn, probe)
+        return e._replace(state=OptState(state.t + 1, e.state))
 
     def label(self) -> str:
         """Short legend text, e.g. ``Adam lr=0.05``, ``SGD lr=0.01, noise σ=0.5, lr: cosine``.

@@ -18,6 +18,16 @@ from .base import (
     hparam,
     l2,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    rows,
+    vec,
+)
 
 
 @dataclass(frozen=True)
@@ -74,10 +84,45 @@ def adadelta_step(hp: AdadeltaHyper, s: AdadeltaState, x: np.ndarray, grad_fn: G
     return x - hp.lr * delta, AdadeltaState(sq, acc)
 
 
+def adadelta_explain(hp: AdadeltaHyper, s: AdadeltaState, x: np.ndarray, grad_fn: GradFn,
+                     probe: GradFn) -> Explained:
+    r"""``adadelta_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t = ∇f(θ_t) + λθ_t; ``lr`` η; ``grad_step`` −η·g_t; ``square_avg``
+    E[g²]_t; ``std`` √(E[g²]_t + ε) (torch's name); ``delta`` Δ_t, the unscaled step;
+    ``acc_delta`` E[Δ²]_t; ``effective_lr`` η·√(E[Δ²]_{t−1} + ε)/√(E[g²]_t + ε) per
+    coordinate (the step is −effective_lr·g_t).
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = adadelta_step(hp, s, x, rec)
+    g = l2_gradient(rec.grads[0], x, hp.weight_decay)
+    std = np.sqrt(s1.square_avg + hp.eps)
+    rms_delta = np.sqrt(s.acc_delta + hp.eps)
+    delta = rms_delta / std * g
+    terms = {"grad": g, "lr": rows(hp.lr, x.shape[0]), "grad_step": -(hp.lr * g),
+             "square_avg": s1.square_avg.copy(), "std": std, "delta": delta,
+             "acc_delta": s1.acc_delta.copy(), "effective_lr": hp.lr * rms_delta / std}
+
+    def equations(i: int) -> list[str]:
+        rho, lr = at(hp.rho, i), hnum(at(hp.lr, i))
+        lines = gradient_lines(rec.grads[0], x, hp.weight_decay, i)
+        return lines + [
+            f"E[g²]ₜ = ρ·E[g²]ₜ₋₁ + (1−ρ)·gₜ² = {hnum(rho)}·{vec(s.square_avg[i])} + "
+            f"{hnum(1.0 - rho)}·{vec(g[i] ** 2)} = {vec(s1.square_avg[i])}",
+            f"Δₜ = √(E[Δ²]ₜ₋₁ + ε)/√(E[g²]ₜ + ε)·gₜ = {vec(rms_delta[i])}/{vec(std[i])}·"
+            f"{vec(g[i])} = {vec(delta[i])}",
+            f"E[Δ²]ₜ = ρ·E[Δ²]ₜ₋₁ + (1−ρ)·Δₜ² = {hnum(rho)}·{vec(s.acc_delta[i])} + "
+            f"{hnum(1.0 - rho)}·{vec(delta[i] ** 2)} = {vec(s1.acc_delta[i])}",
+            f"θₜ₊₁ = θₜ − η·Δₜ = {vec(x[i])} − {lr}·{vec(delta[i])} = {vec(x1[i])}"]
+
+    return Explained(x1, s1, terms, equations)
+
+
 ADADELTA = OptimizerSpec(
     name="adadelta", title="AdaDelta", hyper=AdadeltaHyper, init=adadelta_init,
     step=adadelta_step, paper="Zeiler 2012, 'ADADELTA: An Adaptive Learning Rate Method', "
     "arXiv:1212.5701", legend_keys=("lr", "rho"), torch_class="Adadelta",
+    explain=adadelta_explain,
 )
 
 SPECS = [ADADELTA]

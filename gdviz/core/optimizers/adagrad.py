@@ -18,6 +18,17 @@ from .base import (
     hparam,
     l2,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    rows,
+    vec,
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +84,42 @@ def adagrad_step(hp: AdagradHyper, s: AdagradState, x: np.ndarray, grad_fn: Grad
     return x - step, AdagradState(t, acc)
 
 
+def adagrad_explain(hp: AdagradHyper, s: AdagradState, x: np.ndarray, grad_fn: GradFn,
+                    probe: GradFn) -> Explained:
+    r"""``adagrad_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t = ∇f(θ_t) + λθ_t; ``lr`` η̃_t, the learning rate in force (after
+    schedules and ``lr_decay``); ``grad_step`` −η̃_t·g_t; ``sum`` G_t (torch's name);
+    ``std`` √G_t + ε (torch's name); ``effective_lr`` η̃_t/(√G_t + ε) per coordinate.
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = adagrad_step(hp, s, x, rec)
+    n, t = x.shape[0], s1.count
+    g = l2_gradient(rec.grads[0], x, hp.weight_decay)
+    clr = hp.lr / (1 + (t - 1) * hp.lr_decay)
+    std = np.sqrt(s1.sum) + hp.eps
+    terms = {"grad": g, "lr": rows(clr, n), "grad_step": -(clr * g), "sum": s1.sum.copy(),
+             "std": std, "effective_lr": full(clr / std, x.shape)}
+
+    def equations(i: int) -> list[str]:
+        lines = gradient_lines(rec.grads[0], x, hp.weight_decay, i)
+        lr, decay, c = at(hp.lr, i), at(hp.lr_decay, i), at(clr, i)
+        if decay != 0.0:
+            lines.append(f"η̃ₜ = η/(1 + (t−1)·decay) = {hnum(lr)}/(1 + {t - 1}·{hnum(decay)}) = "
+                         f"{hnum(c)}")
+        eta = "η̃ₜ" if decay != 0.0 else "η"
+        lines += [f"Gₜ = Gₜ₋₁ + gₜ² = {vec(s.sum[i])} + {vec(g[i] ** 2)} = {vec(s1.sum[i])}",
+                  f"θₜ₊₁ = θₜ − {eta}·gₜ/(√Gₜ + ε) = {vec(x[i])} − {hnum(c)}·{vec(g[i])}/"
+                  f"{vec(std[i])} = {vec(x1[i])}"]
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 ADAGRAD = OptimizerSpec(
     name="adagrad", title="AdaGrad", hyper=AdagradHyper, init=adagrad_init, step=adagrad_step,
     paper="Duchi, Hazan & Singer 2011, 'Adaptive Subgradient Methods', JMLR 12:2121-2159",
-    legend_keys=("lr", "lr_decay"), torch_class="Adagrad",
+    legend_keys=("lr", "lr_decay"), torch_class="Adagrad", explain=adagrad_explain,
 )
 
 SPECS = [ADAGRAD]

@@ -31,6 +31,19 @@ from .base import (
     lerp,
     powers,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    moment_lines,
+    rows,
+    shrink_line,
+    vec,
+)
 
 EPS_MODES = ("torch", "folded")
 
@@ -136,21 +149,95 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     return np.subtract(x, step, out=step), AdamState(t, m, v, v_max)   # x − step, in step
 
 
+def adam_explain(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn, probe: GradFn
+                 ) -> Explained:
+    r"""``adam_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t (∇f(θ_t) + λθ_t with an L2 weight decay, ∇f(θ_t) when decoupled);
+    ``lr`` α; ``grad_step`` −α·g_t; ``m``, ``v`` the new moments; ``v_max`` (AMSGrad);
+    ``bias_correction1`` 1−β1^t and ``bias_correction2`` 1−β2^t (1 without bias
+    correction); ``m_hat`` m_t/(1−β1^t); ``v_hat`` v_t/(1−β2^t) (AMSGrad: of v_max);
+    ``step_size`` torch's α/(1−β1^t) (folded: α√(1−β2^t)/(1−β1^t), without correction: α);
+    ``effective_lr`` the per-coordinate step for a unit m̂: α/(√v̂_t + ε) (folded:
+    α√(1−β2^t)/(√v_t + ε); without correction α/(√v_t + ε)), so the step is
+    −effective_lr·m̂ (after a decoupled weight decay); ``momentum_step`` −α·m̂_t, the
+    bias-corrected momentum scaled by the step size, the step the first moment alone would
+    make without the adaptive scaling; ``weight_decay_step`` −α·λ·θ_t (decoupled only).
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = adam_step(hp, s, x, rec)
+    n, t = x.shape[0], s1.count
+    b1, b2 = hp.betas
+    decoupled = hp.decoupled_weight_decay and active(hp.weight_decay)
+    xs = x * (1.0 - hp.lr * hp.weight_decay) if decoupled else x   # θ_t the update starts from
+    raw = rec.grads[0]
+    g = raw if hp.decoupled_weight_decay else l2_gradient(raw, x, hp.weight_decay)
+    b1t, b2t = powers(hp.betas, t)
+    bc1, bc2 = (1.0 - b1t, 1.0 - b2t) if hp.bias_correction else (1.0, 1.0)
+    vv = s1.v_max if hp.amsgrad else s1.v
+    m_hat, v_hat = s1.m / bc1, vv / bc2
+    if not hp.bias_correction:
+        step_size, eff = hp.lr, hp.lr / (np.sqrt(vv) + hp.eps)
+    elif hp.eps_mode == "folded":
+        step_size = hp.lr * np.sqrt(bc2) / bc1
+        eff = hp.lr * np.sqrt(bc2) / (np.sqrt(vv) + hp.eps)
+    else:
+        step_size, eff = hp.lr / bc1, hp.lr / (np.sqrt(v_hat) + hp.eps)
+    terms = {"grad": g, "lr": rows(hp.lr, n), "grad_step": -(hp.lr * g), "m": s1.m.copy(),
+             "v": s1.v.copy(), "bias_correction1": rows(bc1, n), "bias_correction2": rows(bc2, n),
+             "m_hat": m_hat, "v_hat": v_hat, "step_size": rows(step_size, n),
+             "effective_lr": full(eff, x.shape), "momentum_step": -(hp.lr * m_hat)}
+    if hp.amsgrad:
+        terms["v_max"] = s1.v_max.copy()
+    if decoupled:
+        terms["weight_decay_step"] = xs - x
+
+    def equations(i: int) -> list[str]:
+        c1, c2, lr, eps = at(b1, i), at(b2, i), at(hp.lr, i), hnum(at(hp.eps, i))
+        lines = gradient_lines(raw, x, 0.0 if hp.decoupled_weight_decay else hp.weight_decay, i)
+        lines += shrink_line(x, hp.lr, hp.weight_decay, i) if decoupled else []
+        lines += moment_lines(g, s.m, s1.m, s.v, s1.v, c1, c2, i)
+        v = "vₜ"
+        if hp.amsgrad:
+            v = "v_maxₜ"
+            lines.append(f"v_maxₜ = max(v_maxₜ₋₁, vₜ) = {vec(s1.v_max[i])}")
+        head = "θₜ₊₁ = θₜ − "
+        if not hp.bias_correction:
+            lines.append(f"{head}α·mₜ/(√{v} + ε) = {vec(xs[i])} − {hnum(lr)}·{vec(s1.m[i])}/"
+                         f"({vec(np.sqrt(vv[i]))} + {eps}) = {vec(x1[i])}")
+        elif hp.eps_mode == "folded":
+            lines += [f"αₜ = α·√(1−β₂ᵗ)/(1−β₁ᵗ) = {hnum(lr)}·√{hnum(at(bc2, i))}/"
+                      f"{hnum(at(bc1, i))} = {hnum(at(step_size, i))}",
+                      f"{head}αₜ·mₜ/(√{v} + ε) = {vec(xs[i])} − {hnum(at(step_size, i))}·"
+                      f"{vec(s1.m[i])}/({vec(np.sqrt(vv[i]))} + {eps}) = {vec(x1[i])}"]
+        else:
+            lines += [f"m̂ₜ = mₜ/(1−β₁ᵗ) = {vec(s1.m[i])}/{hnum(at(bc1, i))} = {vec(m_hat[i])}",
+                      f"v̂ₜ = {v}/(1−β₂ᵗ) = {vec(vv[i])}/{hnum(at(bc2, i))} = {vec(v_hat[i])}",
+                      f"{head}α·m̂ₜ/(√v̂ₜ + ε) = {vec(xs[i])} − {hnum(lr)}·{vec(m_hat[i])}/"
+                      f"({vec(np.sqrt(v_hat[i]))} + {eps}) = {vec(x1[i])}"]
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 ADAM = OptimizerSpec(
     name="adam", title="Adam", hyper=AdamHyper, init=adam_init, step=adam_step,
     paper="Kingma & Ba 2014, arXiv:1412.6980", momentum_field="betas",
     legend_keys=("lr", "betas", "bias_correction", "eps_mode"), torch_class="Adam",
+    explain=adam_explain,
 )
 AMSGRAD = OptimizerSpec(
     name="amsgrad", title="AMSGrad", hyper=AdamHyper, init=adam_init, step=adam_step,
     paper="Reddi, Kale & Kumar 2018, 'On the Convergence of Adam and Beyond' (ICLR)",
     momentum_field="betas", defaults={"amsgrad": True},
     legend_keys=("lr", "betas", "bias_correction", "eps_mode"), torch_class="Adam",
+    explain=adam_explain,
 )
 ADAMW = OptimizerSpec(
     name="adamw", title="AdamW", hyper=AdamWHyper, init=adam_init, step=adam_step,
     paper="Loshchilov & Hutter 2019, 'Decoupled Weight Decay Regularization' (ICLR)",
     momentum_field="betas", legend_keys=("lr", "betas", "weight_decay"), torch_class="AdamW",
+    explain=adam_explain,
 )
 
 SPECS = [ADAM, AMSGRAD, ADAMW]

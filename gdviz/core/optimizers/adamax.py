@@ -20,6 +20,17 @@ from .base import (
     lerp,
     power,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    rows,
+    vec,
+)
 
 
 @dataclass(frozen=True)
@@ -75,10 +86,45 @@ def adamax_step(hp: AdamaxHyper, s: AdamaxState, x: np.ndarray, grad_fn: GradFn)
     return x - step, AdamaxState(t, m, u)
 
 
+def adamax_explain(hp: AdamaxHyper, s: AdamaxState, x: np.ndarray, grad_fn: GradFn,
+                   probe: GradFn) -> Explained:
+    r"""``adamax_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t = ∇f(θ_t) + λθ_t; ``lr`` α; ``grad_step`` −α·g_t; ``m``; ``u`` the
+    weighted infinity norm u_t (torch's ``exp_inf``); ``bias_correction1`` 1−β1^t;
+    ``m_hat`` m_t/(1−β1^t); ``effective_lr`` α/u_t per coordinate (the step is
+    −effective_lr·m̂_t); ``momentum_step`` −α·m̂_t, the bias-corrected momentum scaled by the
+    step size.
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = adamax_step(hp, s, x, rec)
+    n, t = x.shape[0], s1.count
+    b1, b2 = hp.betas
+    g = l2_gradient(rec.grads[0], x, hp.weight_decay)
+    bc1 = 1.0 - power(b1, t)
+    m_hat = s1.m / bc1
+    terms = {"grad": g, "lr": rows(hp.lr, n), "grad_step": -(hp.lr * g), "m": s1.m.copy(),
+             "u": s1.u.copy(), "bias_correction1": rows(bc1, n), "m_hat": m_hat,
+             "effective_lr": full(hp.lr / s1.u, x.shape), "momentum_step": -(hp.lr * m_hat)}
+
+    def equations(i: int) -> list[str]:
+        c1, c2, lr = at(b1, i), at(b2, i), at(hp.lr, i)
+        lines = gradient_lines(rec.grads[0], x, hp.weight_decay, i)
+        lines.append(f"mₜ = β₁·mₜ₋₁ + (1−β₁)·gₜ = {hnum(c1)}·{vec(s.m[i])} + {hnum(1.0 - c1)}·"
+                     f"{vec(g[i])} = {vec(s1.m[i])}")
+        lines.append(f"uₜ = max(β₂·uₜ₋₁, |gₜ| + ε) = max({hnum(c2)}·{vec(s.u[i])}, "
+                     f"{vec(np.abs(g[i]) + at(hp.eps, i))}) = {vec(s1.u[i])}")
+        lines.append(f"θₜ₊₁ = θₜ − α/(1−β₁ᵗ)·mₜ/uₜ = {vec(x[i])} − {hnum(lr / at(bc1, i))}·"
+                     f"{vec(s1.m[i])}/{vec(s1.u[i])} = {vec(x1[i])}")
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 ADAMAX = OptimizerSpec(
     name="adamax", title="AdaMax", hyper=AdamaxHyper, init=adamax_init, step=adamax_step,
     paper="Kingma & Ba 2014, arXiv:1412.6980, section 7.1", momentum_field="betas",
-    legend_keys=("lr", "betas"), torch_class="Adamax",
+    legend_keys=("lr", "betas"), torch_class="Adamax", explain=adamax_explain,
 )
 
 SPECS = [ADAMAX]

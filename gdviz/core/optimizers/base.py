@@ -228,6 +228,8 @@ class OptimizerSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     legend_keys: tuple[str, ...] = ("lr",)   # hyperparameters worth showing in a legend
     torch_class: str | None = None  # name in torch.optim, where the numbers must match it
+    # explain(hp, state, x, grad_fn, probe) -> explaining.Explained: the step with its terms
+    explain: Callable[..., Any] | None = None
 
     def make_hyper(self, **hp: Any) -> Any:
         unknown = set(hp) - {f.name for f in dataclasses.fields(self.hyper)}

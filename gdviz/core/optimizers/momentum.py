@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .base import GradFn, Hyper, OptimizerSpec, check_lr, check_unit, hparam
+from .explaining import Explained, GradRecorder, at, full, hnum, rows, vec
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,68 @@ def nag_step(hp: MomentumHyper, s: MomentumState, x: np.ndarray, grad_fn: GradFn
     return x + v, MomentumState(v)
 
 
+def momentum_explain(hp: MomentumHyper, s: MomentumState, x: np.ndarray, grad_fn: GradFn,
+                     probe: GradFn) -> Explained:
+    r"""``momentum_step`` with its terms, for all points.
+
+    Terms: ``grad`` ∇f(θ_t); ``lr`` η; ``grad_step`` −η·∇f(θ_t); ``momentum_step`` μ·v_t,
+    where the velocity alone would carry the point (the step is their sum, v_{t+1});
+    ``velocity`` v_{t+1}; ``effective_lr`` η on every axis.
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = momentum_step(hp, s, x, rec)
+    g = rec.grads[0]
+    terms = {"grad": g, "lr": rows(hp.lr, x.shape[0]), "grad_step": -(hp.lr * g),
+             "momentum_step": hp.momentum * s.v, "velocity": s1.v.copy(),
+             "effective_lr": full(hp.lr, x.shape)}
+
+    def equations(i: int) -> list[str]:
+        mu, lr = hnum(at(hp.momentum, i)), hnum(at(hp.lr, i))
+        return [f"gₜ = ∇f(θₜ) = {vec(g[i])}",
+                f"vₜ₊₁ = μ·vₜ − η·gₜ = {mu}·{vec(s.v[i])} − {lr}·{vec(g[i])} = "
+                f"{vec(s1.v[i])}",
+                f"θₜ₊₁ = θₜ + vₜ₊₁ = {vec(x[i])} + {vec(s1.v[i])} = {vec(x1[i])}"]
+
+    return Explained(x1, s1, terms, equations)
+
+
+def nag_explain(hp: MomentumHyper, s: MomentumState, x: np.ndarray, grad_fn: GradFn,
+                probe: GradFn) -> Explained:
+    r"""``nag_step`` with its terms, for all points.
+
+    Terms: ``lookahead`` θ_t + μ·v_t, where the gradient is taken; ``lookahead_grad`` and
+    ``grad``: the gradient there; ``lr`` η; ``grad_step`` −η·∇f(θ_t), where plain gradient
+    descent would go from θ_t (the method itself never evaluates ∇f(θ_t); with noise, it has
+    this step's noise); ``momentum_step`` μ·v_t; ``velocity`` v_{t+1} (the step);
+    ``effective_lr`` η on every axis.
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = nag_step(hp, s, x, rec)
+    look, g = rec.points[0], rec.grads[0]
+    terms = {"grad": g, "lr": rows(hp.lr, x.shape[0]), "grad_step": -(hp.lr * probe(x)),
+             "momentum_step": hp.momentum * s.v, "lookahead": look, "lookahead_grad": g,
+             "velocity": s1.v.copy(), "effective_lr": full(hp.lr, x.shape)}
+
+    def equations(i: int) -> list[str]:
+        mu, lr = hnum(at(hp.momentum, i)), hnum(at(hp.lr, i))
+        return [f"θ̃ₜ = θₜ + μ·vₜ = {vec(x[i])} + {mu}·{vec(s.v[i])} = {vec(look[i])}",
+                f"gₜ = ∇f(θ̃ₜ) = {vec(g[i])}",
+                f"vₜ₊₁ = μ·vₜ − η·gₜ = {mu}·{vec(s.v[i])} − {lr}·{vec(g[i])} = "
+                f"{vec(s1.v[i])}",
+                f"θₜ₊₁ = θₜ + vₜ₊₁ = {vec(x[i])} + {vec(s1.v[i])} = {vec(x1[i])}"]
+
+    return Explained(x1, s1, terms, equations)
+
+
 MOMENTUM = OptimizerSpec(
     name="momentum", title="Momentum", hyper=MomentumHyper, init=momentum_init,
     step=momentum_step, paper="Polyak 1964; Sutskever, Martens, Dahl & Hinton 2013 (ICML)",
-    momentum_field="momentum", legend_keys=("lr", "momentum"),
+    momentum_field="momentum", legend_keys=("lr", "momentum"), explain=momentum_explain,
 )
 NAG = OptimizerSpec(
     name="nag", title="Nesterov", hyper=MomentumHyper, init=momentum_init, step=nag_step,
     paper="Nesterov 1983; Sutskever, Martens, Dahl & Hinton 2013 (ICML)",
-    momentum_field="momentum", legend_keys=("lr", "momentum"),
+    momentum_field="momentum", legend_keys=("lr", "momentum"), explain=nag_explain,
 )
 
 SPECS = [MOMENTUM, NAG]

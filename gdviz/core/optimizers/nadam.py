@@ -22,6 +22,19 @@ from .base import (
     lerp,
     power,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    moment_lines,
+    rows,
+    shrink_line,
+    vec,
+)
 
 
 @dataclass(frozen=True)
@@ -101,10 +114,67 @@ def nadam_step(hp: NAdamHyper, s: NAdamState, x: np.ndarray, grad_fn: GradFn):
     return x, NAdamState(t, m, v, mu_product)
 
 
+def nadam_explain(hp: NAdamHyper, s: NAdamState, x: np.ndarray, grad_fn: GradFn,
+                  probe: GradFn) -> Explained:
+    r"""``nadam_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t (∇f(θ_t) + λθ_t, or ∇f(θ_t) when decoupled); ``lr`` α; ``grad_step``
+    −α·g_t; ``m``, ``v``; ``mu`` μ_t, ``mu_next`` μ_{t+1}, ``mu_product`` ∏_{i≤t} μ_i;
+    ``bias_correction2`` 1−β2^t; ``v_hat`` v_t/(1−β2^t); ``effective_lr`` α/(√v̂_t + ε) per
+    coordinate; ``g_hat`` (1−μ_t)/(1−∏μ)·g_t and ``m_hat`` μ_{t+1}/(1−∏μ·μ_{t+1})·m_t, the
+    two bias-corrected parts of the Nesterov momentum (the step is −effective_lr·(ĝ + m̂));
+    ``momentum_step`` −α·m̂_t, the momentum's part scaled by the step size;
+    ``weight_decay_step`` −α·λ·θ_t (decoupled only).
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = nadam_step(hp, s, x, rec)
+    n, t = x.shape[0], s1.count
+    b1, b2 = hp.betas
+    decoupled = hp.decoupled_weight_decay and active(hp.weight_decay)
+    xs = x * (1.0 - hp.lr * hp.weight_decay) if decoupled else x
+    raw = rec.grads[0]
+    g = raw if hp.decoupled_weight_decay else l2_gradient(raw, x, hp.weight_decay)
+    mu = b1 * (1.0 - 0.5 * power(0.96, t * hp.momentum_decay))
+    mu_next = b1 * (1.0 - 0.5 * power(0.96, (t + 1) * hp.momentum_decay))
+    prod = s1.mu_product
+    bc2 = 1.0 - power(b2, t)
+    v_hat = s1.v / bc2
+    d = np.sqrt(v_hat) + hp.eps
+    g_hat = (1.0 - mu) / (1.0 - prod) * g
+    m_hat = mu_next / (1.0 - prod * mu_next) * s1.m
+    terms = {"grad": g, "lr": rows(hp.lr, n), "grad_step": -(hp.lr * g), "m": s1.m.copy(),
+             "v": s1.v.copy(), "mu": rows(mu, n), "mu_next": rows(mu_next, n),
+             "mu_product": rows(prod, n), "bias_correction2": rows(bc2, n), "v_hat": v_hat,
+             "effective_lr": full(hp.lr / d, x.shape), "g_hat": g_hat, "m_hat": m_hat,
+             "momentum_step": -(hp.lr * m_hat)}
+    if decoupled:
+        terms["weight_decay_step"] = xs - x
+
+    def equations(i: int) -> list[str]:
+        c1, c2, lr, psi = at(b1, i), at(b2, i), at(hp.lr, i), at(hp.momentum_decay, i)
+        mi, mn, p = at(mu, i), at(mu_next, i), at(prod, i)
+        lines = gradient_lines(raw, x, 0.0 if hp.decoupled_weight_decay else hp.weight_decay, i)
+        lines += shrink_line(x, hp.lr, hp.weight_decay, i) if decoupled else []
+        lines += [f"μₜ = β₁·(1 − ½·0.96^(t·ψ)) = {hnum(c1)}·(1 − ½·0.96^({t}·{hnum(psi)})) = "
+                  f"{hnum(mi)}",
+                  f"μₜ₊₁ = β₁·(1 − ½·0.96^((t+1)·ψ)) = {hnum(mn)}",
+                  f"∏μ = {hnum(p)}"]
+        lines += moment_lines(g, s.m, s1.m, s.v, s1.v, c1, c2, i)
+        lines += [f"v̂ₜ = vₜ/(1−β₂ᵗ) = {vec(s1.v[i])}/{hnum(at(bc2, i))} = {vec(v_hat[i])}",
+                  f"θₜ₊₁ = θₜ − α·(1−μₜ)/(1−∏μ)·gₜ/(√v̂ₜ + ε) − α·μₜ₊₁/(1−∏μ·μₜ₊₁)·mₜ/(√v̂ₜ + ε)"
+                  f" = {vec(xs[i])} − {hnum(lr * (1.0 - mi) / (1.0 - p))}·{vec(g[i])}/{vec(d[i])}"
+                  f" − {hnum(lr * mn / (1.0 - p * mn))}·{vec(s1.m[i])}/{vec(d[i])} = "
+                  f"{vec(x1[i])}"]
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 NADAM = OptimizerSpec(
     name="nadam", title="NAdam", hyper=NAdamHyper, init=nadam_init, step=nadam_step,
     paper="Dozat 2016, 'Incorporating Nesterov Momentum into Adam' (ICLR workshop)",
     momentum_field="betas", legend_keys=("lr", "betas"), torch_class="NAdam",
+    explain=nadam_explain,
 )
 
 SPECS = [NADAM]

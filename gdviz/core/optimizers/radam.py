@@ -23,6 +23,19 @@ from .base import (
     power,
     select,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    moment_lines,
+    rows,
+    shrink_line,
+    vec,
+)
 
 
 @dataclass(frozen=True)
@@ -117,10 +130,67 @@ def rectification(b2: float, t: int) -> tuple[float, float, float, float]:
     return rho_inf, rho_t, rect, bc2**0.5
 
 
+def radam_explain(hp: RAdamHyper, s: RAdamState, x: np.ndarray, grad_fn: GradFn,
+                  probe: GradFn) -> Explained:
+    r"""``radam_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t (∇f(θ_t) + λθ_t, or ∇f(θ_t) when decoupled); ``lr`` α; ``grad_step``
+    −α·g_t; ``m``, ``v``; ``bias_correction1`` 1−β1^t, ``bias_correction2`` 1−β2^t;
+    ``m_hat`` m_t/(1−β1^t); ``rho_inf`` ρ_∞, ``rho_t`` ρ_t; ``rect`` r_t (0 where ρ_t ≤ 5:
+    no adaptive step); ``effective_lr`` the per-coordinate step for a unit m̂:
+    α·r_t·√(1−β2^t)/(√v_t + ε) where ρ_t > 5, else α; ``momentum_step`` −α·m̂_t, the
+    bias-corrected momentum scaled by the step size; ``weight_decay_step`` −α·λ·θ_t
+    (decoupled only).
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = radam_step(hp, s, x, rec)
+    n, t = x.shape[0], s1.count
+    b1, b2 = hp.betas
+    decoupled = hp.decoupled_weight_decay and active(hp.weight_decay)
+    xs = x * (1.0 - hp.lr * hp.weight_decay) if decoupled else x
+    raw = rec.grads[0]
+    g = raw if hp.decoupled_weight_decay else l2_gradient(raw, x, hp.weight_decay)
+    bc1 = 1.0 - power(b1, t)
+    rho_inf, rho_t, rect, sqrt_bc2 = pointwise(rectification, b2, t)
+    m_hat = s1.m / bc1
+    tractable = np.asarray(rho_t > 5.0)
+    eff = np.where(tractable, hp.lr * rect * sqrt_bc2 / (np.sqrt(s1.v) + hp.eps), hp.lr)
+    terms = {"grad": g, "lr": rows(hp.lr, n), "grad_step": -(hp.lr * g), "m": s1.m.copy(),
+             "v": s1.v.copy(), "bias_correction1": rows(bc1, n),
+             "bias_correction2": rows(1.0 - power(b2, t), n), "m_hat": m_hat,
+             "rho_inf": rows(rho_inf, n), "rho_t": rows(rho_t, n), "rect": rows(rect, n),
+             "effective_lr": full(eff, x.shape), "momentum_step": -(hp.lr * m_hat)}
+    if decoupled:
+        terms["weight_decay_step"] = xs - x
+
+    def equations(i: int) -> list[str]:
+        c1, c2, lr = at(b1, i), at(b2, i), at(hp.lr, i)
+        ri, rinf = at(rho_t, i), at(rho_inf, i)
+        lines = gradient_lines(raw, x, 0.0 if hp.decoupled_weight_decay else hp.weight_decay, i)
+        lines += shrink_line(x, hp.lr, hp.weight_decay, i) if decoupled else []
+        lines += moment_lines(g, s.m, s1.m, s.v, s1.v, c1, c2, i)
+        lines += [f"m̂ₜ = mₜ/(1−β₁ᵗ) = {vec(s1.m[i])}/{hnum(at(bc1, i))} = {vec(m_hat[i])}",
+                  f"ρₜ = ρ∞ − 2t·β₂ᵗ/(1−β₂ᵗ) = {hnum(rinf)} − {2 * t}·{hnum(c2 ** t)}/"
+                  f"{hnum(1.0 - c2 ** t)} = {hnum(ri)}"]
+        if ri > 5.0:
+            lines += [f"rₜ = √((ρₜ−4)(ρₜ−2)ρ∞/((ρ∞−4)(ρ∞−2)ρₜ)) = {hnum(at(rect, i))}",
+                      f"θₜ₊₁ = θₜ − α·rₜ·m̂ₜ·√(1−β₂ᵗ)/(√vₜ + ε) = {vec(xs[i])} − {hnum(lr)}·"
+                      f"{hnum(at(rect, i))}·{vec(m_hat[i])}·{hnum(at(sqrt_bc2, i))}/"
+                      f"({vec(np.sqrt(s1.v[i]))} + {hnum(at(hp.eps, i))}) = {vec(x1[i])}"]
+        else:
+            lines += ["ρₜ ≤ 5: no adaptive step, momentum only",
+                      f"θₜ₊₁ = θₜ − α·m̂ₜ = {vec(xs[i])} − {hnum(lr)}·{vec(m_hat[i])} = "
+                      f"{vec(x1[i])}"]
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 RADAM = OptimizerSpec(
     name="radam", title="RAdam", hyper=RAdamHyper, init=radam_init, step=radam_step,
     paper="Liu et al. 2020, 'On the Variance of the Adaptive Learning Rate and Beyond' (ICLR)",
     momentum_field="betas", legend_keys=("lr", "betas"), torch_class="RAdam",
+    explain=radam_explain,
 )
 
 SPECS = [RADAM]

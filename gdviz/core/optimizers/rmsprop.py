@@ -19,6 +19,17 @@ from .base import (
     hparam,
     l2,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    at,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    rows,
+    vec,
+)
 
 
 @dataclass(frozen=True)
@@ -96,11 +107,59 @@ def rmsprop_step(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: Grad
     return np.subtract(x, step, out=step), RMSpropState(sq, grad_avg, buf)   # x − step, in step
 
 
+def rmsprop_explain(hp: RMSpropHyper, s: RMSpropState, x: np.ndarray, grad_fn: GradFn,
+                    probe: GradFn) -> Explained:
+    r"""``rmsprop_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t = ∇f(θ_t) + λθ_t; ``lr`` η; ``grad_step`` −η·g_t; ``square_avg``
+    v_t; ``grad_avg`` ḡ_t (centered only); ``avg`` the denominator d_t = √v_t + ε, centered
+    √(v_t − ḡ_t²) + ε (torch's name); ``effective_lr`` η/d_t per coordinate.  With a momentum
+    (μ > 0 at some point): ``momentum_buffer`` b_t and ``momentum_step`` −η·μ·b_{t−1}, the
+    part of the step from the buffer other than the current g_t/d_t (0 where μ = 0).
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = rmsprop_step(hp, s, x, rec)
+    g = l2_gradient(rec.grads[0], x, hp.weight_decay)
+    sq = s1.square_avg
+    d = np.sqrt(sq - s1.grad_avg * s1.grad_avg if hp.centered else sq) + hp.eps
+    terms = {"grad": g, "lr": rows(hp.lr, x.shape[0]), "grad_step": -(hp.lr * g),
+             "square_avg": sq.copy(), "avg": d, "effective_lr": full(hp.lr / d, x.shape)}
+    if hp.centered:
+        terms["grad_avg"] = s1.grad_avg.copy()
+    mu = hp.momentum
+    with_momentum = isinstance(mu, np.ndarray) or mu > 0
+    if with_momentum:
+        terms["momentum_buffer"] = s1.buf.copy()
+        terms["momentum_step"] = np.where(mu > 0, -(hp.lr * (mu * s.buf)), 0.0)
+
+    def equations(i: int) -> list[str]:
+        a, lr, m = at(hp.alpha, i), hnum(at(hp.lr, i)), at(mu, i)
+        lines = gradient_lines(rec.grads[0], x, hp.weight_decay, i)
+        lines.append(f"vₜ = α·vₜ₋₁ + (1−α)·gₜ² = {hnum(a)}·{vec(s.square_avg[i])} + "
+                     f"{hnum(1.0 - a)}·{vec(g[i] ** 2)} = {vec(sq[i])}")
+        if hp.centered:
+            lines += [f"ḡₜ = α·ḡₜ₋₁ + (1−α)·gₜ = {hnum(a)}·{vec(s.grad_avg[i])} + "
+                      f"{hnum(1.0 - a)}·{vec(g[i])} = {vec(s1.grad_avg[i])}",
+                      f"dₜ = √(vₜ − ḡₜ²) + ε = {vec(d[i])}"]
+        else:
+            lines.append(f"dₜ = √vₜ + ε = {vec(d[i])}")
+        if with_momentum and m > 0:
+            lines += [f"bₜ = μ·bₜ₋₁ + gₜ/dₜ = {hnum(m)}·{vec(s.buf[i])} + {vec(g[i])}/{vec(d[i])}"
+                      f" = {vec(s1.buf[i])}",
+                      f"θₜ₊₁ = θₜ − η·bₜ = {vec(x[i])} − {lr}·{vec(s1.buf[i])} = {vec(x1[i])}"]
+        else:
+            lines.append(f"θₜ₊₁ = θₜ − η·gₜ/dₜ = {vec(x[i])} − {lr}·{vec(g[i])}/{vec(d[i])} = "
+                         f"{vec(x1[i])}")
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 RMSPROP = OptimizerSpec(
     name="rmsprop", title="RMSprop", hyper=RMSpropHyper, init=rmsprop_init, step=rmsprop_step,
     paper="Tieleman & Hinton 2012, Coursera 'Neural Networks for Machine Learning', lecture 6e",
     momentum_field="momentum", legend_keys=("lr", "alpha", "momentum", "centered"),
-    torch_class="RMSprop",
+    torch_class="RMSprop", explain=rmsprop_explain,
 )
 
 SPECS = [RMSPROP]

@@ -19,6 +19,17 @@ from .base import (
     hparam,
     l2,
 )
+from .explaining import (
+    Explained,
+    GradRecorder,
+    full,
+    gradient_lines,
+    hnum,
+    l2_gradient,
+    rows,
+    vec,
+)
+from .explaining import at as at_
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,59 @@ def sgd_step(hp: SGDHyper, s: SGDState, x: np.ndarray, grad_fn: GradFn):
     return x - hp.lr * g, SGDState(s.count + 1, buf)
 
 
+def sgd_explain(hp: SGDHyper, s: SGDState, x: np.ndarray, grad_fn: GradFn, probe: GradFn
+                ) -> Explained:
+    r"""``sgd_step`` with its terms, for all points.
+
+    Terms: ``grad`` g_t = ∇f(θ_t) + λθ_t; ``lr`` η; ``grad_step`` −η·g_t; ``effective_lr`` η on
+    every axis.  With a momentum (a μ ≠ 0 at some point): ``momentum_buffer`` b_t (torch's
+    name) and ``momentum_step``, the part of the update that comes from the buffer other than
+    the current gradient: −η·μ·b_{t−1} (0 at the first step, where b_1 = g_1), with Nesterov
+    −η·μ·b_t; 0 where μ = 0.
+    """
+    rec = GradRecorder(grad_fn)
+    x1, s1 = sgd_step(hp, s, x, rec)
+    n = x.shape[0]
+    g = l2_gradient(rec.grads[0], x, hp.weight_decay)
+    terms = {"grad": g, "lr": rows(hp.lr, n), "grad_step": -(hp.lr * g),
+             "effective_lr": full(hp.lr, x.shape)}
+    mu = hp.momentum
+    with_momentum = active(mu)
+    if with_momentum:
+        from_buffer = s1.buf if hp.nesterov else s.buf
+        ms = np.zeros_like(x) if s.count == 0 and not hp.nesterov else -(hp.lr * (mu * from_buffer))
+        terms["momentum_buffer"] = s1.buf.copy()
+        terms["momentum_step"] = np.where(mu != 0, ms, 0.0)
+
+    def equations(i: int) -> list[str]:
+        lines = gradient_lines(rec.grads[0], x, hp.weight_decay, i)
+        lr, m = hnum(at_(hp.lr, i)), at_(mu, i)
+        u = g[i]
+        if with_momentum and m != 0.0:
+            b = s1.buf[i]
+            if s.count == 0:
+                lines.append(f"bₜ = gₜ = {vec(b)}")
+            else:
+                tau = at_(hp.dampening, i)
+                lines.append(f"bₜ = μ·bₜ₋₁ + (1−τ)·gₜ = {hnum(m)}·{vec(s.buf[i])} + "
+                             f"{hnum(1.0 - tau)}·{vec(g[i])} = {vec(b)}")
+            if hp.nesterov:
+                u = g[i] + m * b
+                lines.append(f"gₜ ← gₜ + μ·bₜ = {vec(g[i])} + {hnum(m)}·{vec(b)} = {vec(u)}")
+            else:
+                u = b
+                lines.append("gₜ ← bₜ")
+        lines.append(f"θₜ₊₁ = θₜ − η·gₜ = {vec(x[i])} − {lr}·{vec(u)} = {vec(x1[i])}")
+        return lines
+
+    return Explained(x1, s1, terms, equations)
+
+
 SGD = OptimizerSpec(
     name="sgd", title="SGD", hyper=SGDHyper, init=sgd_init, step=sgd_step,
     paper="Robbins & Monro 1951; momentum: Polyak 1964; Sutskever et al. 2013 (ICML)",
     momentum_field="momentum", legend_keys=("lr", "momentum"), torch_class="SGD",
+    explain=sgd_explain,
 )
 
 SPECS = [SGD]
