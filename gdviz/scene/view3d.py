@@ -520,14 +520,18 @@ class View3D(GLViewWidget):
 
     # ------------------------------------------------------------------ camera
     def reset_camera(self, aspect: float | None = None) -> None:
-        """The default view: from the front left, 30° up, the distance that fits the whole
-        box (floor to the top of the heights) into a frame of ``aspect`` = width / height
-        (default: the widget's when shown, else 3:2)."""
+        """The default view: from the front left, 30° up, fitted (``fit_camera``)."""
         self.set_camera(DEFAULT_CAMERA)
+        self.fit_camera(aspect)
         self._camera_set = False
+
+    def fit_camera(self, aspect: float | None = None) -> None:
+        """Keep the camera's angles; choose its distance and centre so that the whole box
+        (floor to the top of the heights) fills a frame of ``aspect`` = width / height
+        (default: the widget's when shown, else 3:2), centred."""
         if aspect is None:
             aspect = self.width() / self.height() if self.isVisible() else 1.5
-        if not (math.isfinite(aspect) and aspect > 0):
+        if not (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0):
             raise ValueError(f"Invalid aspect: {aspect!r} (width / height > 0)")
         fld = self.field
         if fld is None:
