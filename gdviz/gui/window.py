@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
         self.speed_label.setText(f"{speed:.0f} it/s" if speed >= 10 else f"{speed:.1f} it/s")
 
     def _max_changed(self, n: int) -> None:
-        self.stage.refresh()  # a run's status reads "stopped (max iterations)" or not
+        self.stage.refresh_counters_later()  # a run's status: "stopped (max iterations)"?
         if self.max_spin.value() != n:
             self.max_spin.blockSignals(True)
             self.max_spin.setValue(n)

@@ -325,6 +325,13 @@ class Stage(QWidget):
         elif not self._counters_timer.isActive():
             self._counters_timer.start(int(wait * 1000) + 1)
 
+    def refresh_counters_later(self) -> None:
+        """Refresh the counters from the event loop, after the change being made now is
+        complete (e.g. a new max iterations, in the middle of loading a session)."""
+        if not self._counters_timer.isActive():
+            wait = COUNTERS_REFRESH_S - (time.perf_counter() - self._counters_last)
+            self._counters_timer.start(max(int(wait * 1000) + 1, 0))
+
     def refresh_counters(self) -> None:
         """The legend's texts and the loss plot (unless hidden) to the race's iteration now,
         then ``countersRefreshed``: everything that counts iterations shows the same one."""

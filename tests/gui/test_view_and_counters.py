@@ -107,3 +107,27 @@ def test_every_counter_shows_the_same_iteration_while_playing(window, qtbot):
         c.pause()
     assert all(a == b == d for a, b, d in samples), [s for s in samples if len(set(s)) > 1]
     assert samples[-1][0] > samples[0][0]  # it was playing
+
+
+def test_new_max_iterations_reach_the_readouts(window, qtbot):
+    c = window.controller
+    c.step(20)
+    window.stage.refresh_counters()
+    assert window.readouts.item(0, 5).text() == "running"
+    window.max_spin.setValue(10)  # fewer than done: every run is stopped
+    qtbot.waitUntil(lambda: window.readouts.item(0, 5).text() == "stopped (max iterations)",
+                    timeout=HANG_GUARD_MS)
+
+
+def test_loading_a_one_d_session_over_a_two_d_one(window, qtbot):
+    from gdviz.core.session import Session
+    c = window.controller
+    assert c.objective.dim == 2
+    c.apply_session(Session(objective="x - x^3", view=((-1.0, 1.0), (-0.5, 0.5)),
+                            runs=[r for r in c.runs], starts=[(0.3,)], max_steps=50))
+    assert window.stage.view() == ((-1.0, 1.0), (-0.5, 0.5))
+    assert field_values(window.panel) == (-1.0, 1.0, -0.5, 0.5)
+    def cell(row, col):
+        item = window.readouts.item(row, col)
+        return item.text() if item is not None else None
+    qtbot.waitUntil(lambda: cell(0, 4) == "(0.3000)", timeout=HANG_GUARD_MS)
