@@ -68,6 +68,8 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
     so that both sides time the same drawing work only.  Needs OpenGL: under xvfb-run,
     QT_QPA_PLATFORM=xcb.
     """
+    from PySide6.QtTest import QTest
+
     from gdviz.core import get_objective, simulate
     from gdviz.scene.canvas import Canvas
     from gdviz.scene.gl import gl_available
@@ -98,6 +100,7 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
         w.set_objective(obj)
         w.set_runs(runs)
         w.show()
+        QTest.qWaitForWindowExposed(w)   # a repaint before that paints nothing
         app.processEvents()
         for mode in ("paint", "render"):
             times = []
@@ -125,6 +128,7 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
     bare = QOpenGLWidget()
     bare.resize(*size)
     bare.show()
+    QTest.qWaitForWindowExposed(bare)
     app.processEvents()
     times = []
     for _ in range(frames + 10):
