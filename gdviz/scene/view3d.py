@@ -1,14 +1,17 @@
 """The 3-D view: one 2-D objective as a lit surface, with the race on it.
 
-``View3D`` takes the same calls as the 2-D ``Canvas`` (``set_objective``, ``set_runs``,
-``update_runs``, ``set_labels``, ``set_trails_visible``, ``view``/``reset_view``, the
-``startClicked`` signal), so a stage can drive either.  The surface is built once per objective
-and view (``surface_builds`` counts it); every frame only moves the balls and trails.
+``View3D`` takes the same calls as the 2-D ``Canvas`` (``set_objective(obj, view, home)``,
+``set_runs``, ``update_runs``, ``set_labels``, ``set_trails_visible``, ``view``/``set_view``/
+``reset_view``, the ``startClicked`` signal), so a stage can drive either.  The surface is built
+once per objective and view (``surface_builds`` counts it); every frame only moves the balls
+and trails.  Heights: ``set_height_mode("auto"|"linear"|"log")``, ``set_exaggeration(x)``.
 
-Mouse: drag to orbit, Ctrl+drag or middle-drag to pan, wheel to zoom; a click (no drag) on the
-surface emits ``startClicked(x, y, add)``, ``add`` with Shift.  ``render(w, h)`` draws an
-offscreen frame of any size (in the widget's own context when it has one, else in a private
-offscreen context, which works with no window at all).
+Mouse: drag to orbit, Ctrl+drag or middle-drag to pan, wheel to zoom (``cameraChanged``); a
+click (no drag) on the surface emits ``startClicked(x, y, add)``, ``add`` with Shift.  Camera:
+``camera()``/``set_camera(dict)`` (JSON-able), ``reset_camera()``, ``fit_camera(aspect)``,
+``orbit(degrees)``.  ``render(w, h)`` draws an offscreen frame of any size (in the widget's own
+context when it has one, else in a private offscreen context, which works with no window at
+all); ``samples`` is its multisampling (off by default on a software rasterizer).
 
 Importing this module imports PyOpenGL: import it only for 3-D (``gl.gl_available()`` first).
 """
