@@ -1,6 +1,9 @@
 """``gdviz`` with no command: parse the options, then open the window (``gdviz.gui.app``).
 
-Options are checked before Qt starts, so a typo costs one line and exit code 2.
+Options are checked before Qt starts, so a typo costs one line and exit code 2.  ``--plugin``
+files are loaded first (the user's explicit choice: no question asked), so that ``--run`` and
+``--objective`` can name what they define, and a session restored at start-up that needs them
+finds them loaded.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 
 from ..core.session import MAX_STEPS, SPEED_MAX, SPEED_MIN
 from .common import (
@@ -27,7 +31,8 @@ T0 = time.perf_counter()
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="gdviz", description="See gradient-descent optimizers move.",
                epilog="Example: gdviz --objective rosenbrock --run adam:lr=0.05 "
-                      "--run sgd:lr=0.001,momentum=0.9 --start -1.5,2.5. Commands: "
+                      "--run sgd:lr=0.001,momentum=0.9 --start -1.5,2.5; with a plugin: "
+                      "gdviz --plugin examples/plugins/lion.py --run lion:lr=1e-4. Commands: "
                       "gdviz render --help.")
     add_race_options(p)
     p.add_argument("--speed", type=float, metavar="IT_PER_S",
@@ -37,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="ignore the session saved at the last exit")
     p.add_argument("--play", action="store_true", help="start playing at once")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the traceback behind an error (e.g. a broken plugin's)")
     p.add_argument("--measure-startup", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -72,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parsed = parse_args(argv)
     except UsageError as e:
+        if e.__cause__ is not None and any(a in ("-v", "--verbose") for a in argv):
+            traceback.print_exception(e.__cause__)  # e.g. where a plugin file breaks
         print(f"gdviz: error: {e}", file=sys.stderr)
         return 2
     from ..gui.app import run_app

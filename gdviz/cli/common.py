@@ -11,11 +11,13 @@ import argparse
 import contextlib
 import difflib
 import re
+import shlex
 import signal
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ..core.session import Session
 
@@ -26,6 +28,25 @@ VALUE_OPTIONS = ("--objective", "--start", "--view")
 
 class UsageError(Exception):
     """Bad command-line input: one line for stderr, exit code 2."""
+
+
+class LoadPlugin(argparse.Action):
+    """``--plugin FILE``: the file is loaded as soon as it is parsed, before anything else is
+    resolved, so that ``--run``, ``--objective`` and ``--session`` can name what it defines.
+    A broken plugin is a UsageError (one line, exit 2) caused by the ``PluginError``: ``-v``
+    shows its traceback.  The namespace keeps the loaded files' absolute paths."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from ..core.plugins import PluginError, load_plugin  # only when a plugin is given
+
+        try:
+            plugin = load_plugin(values)
+        except PluginError as e:
+            raise UsageError(str(e)) from e
+        loaded = list(getattr(namespace, self.dest, None) or [])
+        if plugin.source not in loaded:
+            loaded.append(plugin.source)
+        setattr(namespace, self.dest, loaded)
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,7 +72,12 @@ def glue_negative_values(argv: Sequence[str]) -> list[str]:
 
 
 def add_race_options(p: argparse.ArgumentParser) -> None:
-    """``--objective``, ``--run``, ``--start`` and ``--view``: what a race is made of."""
+    """``--plugin``, ``--objective``, ``--run``, ``--start`` and ``--view``: what a race is
+    made of."""
+    p.add_argument("--plugin", action=LoadPlugin, default=[], metavar="FILE.py",
+                   help="load optimizers and objectives from a plugin file (repeatable; it "
+                        "runs the file's code), e.g. --plugin examples/plugins/lion.py "
+                        "--run lion:lr=1e-4")
     p.add_argument("--objective", metavar="NAME_OR_EXPRESSION",
                    help="a built-in objective (e.g. rosenbrock, himmelblau, double_well) or a "
                         "formula in x (and y), e.g. 'x**2 + 3*y**2'")
@@ -129,9 +155,40 @@ def parse_starts(texts: Sequence[str], obj=None) -> list[tuple[float, ...]]:
     return starts
 
 
+def read_session_option(path: str, ns: argparse.Namespace) -> Session:
+    """``--session FILE``, trusted only as far as the command line says.
+
+    A session that names plugin files runs their code when it is opened, so it is read only
+    if every one of them was also given with ``--plugin`` (and so is loaded already); else a
+    UsageError names the files and says how to run them.  Any other problem with the file is
+    a UsageError with the session's own one-line message.
+    """
+    from ..core.session import SessionError, from_json, plugins_of
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"Cannot read {path}: {e.strerror or e}") from None
+    given = {_resolved(p) for p in getattr(ns, "plugin", None) or []}
+    missing = [p for p in plugins_of(data) if _resolved(p) not in given]
+    if missing:
+        files = " ".join(shlex.quote(p) for p in missing)
+        raise UsageError(f"{path} runs plugin code: {', '.join(missing)}; to run it, pass "
+                         f"each file with --plugin (e.g. --plugin {files})")
+    try:
+        return from_json(data, str(path))
+    except SessionError as e:
+        raise UsageError(str(e)) from None
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
 def apply_race_options(ns: argparse.Namespace, session: Session):
     """Put ``--objective``, ``--run``, ``--start`` and ``--view`` over ``session`` (in place);
-    returns the objective.  A new objective drops the session's view and starts."""
+    returns the objective.  A new objective drops the session's view and starts.  The
+    session's ``plugins`` become the plugin files its objective and runs come from."""
     if ns.objective is not None:
         if ns.objective != session.objective:
             session.view = None
@@ -144,7 +201,30 @@ def apply_race_options(ns: argparse.Namespace, session: Session):
         session.starts = parse_starts(ns.start, obj)
     if ns.view is not None:
         session.view = parse_view(ns.view, obj.dim)
+    if getattr(ns, "plugin", None) or session.plugins:
+        session.plugins = plugins_used(obj, session.runs)
     return obj
+
+
+def plugins_used(obj, runs) -> list[str]:
+    """The plugin files the objective and the runs come from, each once (as a session
+    records them)."""
+    from ..core.plugins import plugin_source
+
+    names = [obj.name] + [r.optimizer for r in runs]
+    return list(dict.fromkeys(p for p in map(plugin_source, names) if p))
+
+
+def run_failures(race) -> list[str]:
+    """One line per run of ``race`` that failed in a step (a plugin's fault, which names its
+    file and line): ``run lion failed: faulty.py:12: ZeroDivisionError: division by zero``."""
+    names = [r.optimizer for r in race.runs]
+    out = []
+    for i, tr in enumerate(race.tracks):
+        if tr.failed and tr.opt is not None:
+            name = names[i] if names.count(names[i]) == 1 else f"{i + 1} ({names[i]})"
+            out.append(f"run {name} failed at step {tr.t + 1}: {tr.error}")
+    return out
 
 
 class ProgressBar:
@@ -234,7 +314,8 @@ class Progress:
 def run_command(prog: str, body: Callable[[list[str], Interrupts], int],
                 argv: Sequence[str]) -> int:
     """Run a command's ``body(argv, interrupts)`` with the shared error handling: a
-    ``UsageError`` is one line and exit 2; an unexpected error is one line and exit 1 (the
+    ``UsageError`` is one line and exit 2 (with ``-v``, its cause's traceback first: a broken
+    plugin's); an unexpected error is one line and exit 1 (the
     traceback with ``-v``/``--verbose``); Ctrl+C is "interrupted" and 130."""
     argv = list(argv)
     verbose = any(a in ("-v", "--verbose") for a in argv)
@@ -242,6 +323,8 @@ def run_command(prog: str, body: Callable[[list[str], Interrupts], int],
         try:
             return body(argv, stop)
         except UsageError as e:
+            if verbose and e.__cause__ is not None:  # e.g. a plugin's own traceback
+                traceback.print_exception(e.__cause__)
             print(f"{prog}: error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

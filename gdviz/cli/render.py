@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
-from ..core.session import Session, SessionError, load_session, to_dict
+from ..core.session import Session, to_dict
 from ..export.atomic import ExportCancelled, ExportError, check_writable
 from ..export.render import FORMATS, GIF_MAX_FPS, MAX_ITERATIONS, MAX_SIDE
 from .common import (
@@ -33,7 +33,9 @@ from .common import (
     add_race_options,
     apply_race_options,
     glue_negative_values,
+    read_session_option,
     run_command,
+    run_failures,
 )
 
 PROG = "gdviz render"
@@ -100,11 +102,8 @@ def plan(argv: Sequence[str]) -> RenderJob:
     from ..core.race import assign_colors, default_runs
 
     args = build_parser().parse_args(glue_negative_values(list(argv)))
-    if args.session:
-        try:
-            session = load_session(args.session)
-        except SessionError as e:
-            raise UsageError(str(e)) from None
+    if args.session:  # its plugins run only if given with --plugin too
+        session = read_session_option(args.session, args)
     else:
         session = Session(runs=default_runs() if not args.run else [], starts=[])
     apply_race_options(args, session)
@@ -172,12 +171,21 @@ def _render(argv: list[str], stop: Interrupts) -> int:
         progress.end_line()
         print(f"{PROG}: {text}", file=sys.stderr)
 
+    races = []
+
+    def stage_factory(race):  # keeps the race, to report the runs that failed in it
+        from ..scene.stage import Stage
+
+        races.append(race)
+        return Stage(race)
+
     try:
         res = export_animation(job.session, job.output, steps=job.steps, frames=job.frames,
                                until_done=job.until_done, fps=job.fps, size=job.size,
                                trails=job.trails, legend=job.legend,
                                loss_plot=job.loss_plot, loop=job.loop,
-                               comment=describe(job, job.session), progress=progress)
+                               comment=describe(job, job.session), progress=progress,
+                               stage_factory=stage_factory)
     except (KeyboardInterrupt, ExportCancelled):
         fail("interrupted, nothing written")
         return stop.exit_code
@@ -194,4 +202,7 @@ def _render(argv: list[str], stop: Interrupts) -> int:
         where = {".gif": "the GIF comment", ".png": "the PNG Comment text",
                  ".mp4": "the MP4 comment metadata"}[job.output.suffix.lower()]
         print(res.summary(job.fps, job.size) + f"; settings in {where}")
-    return 0
+    failures = run_failures(races[0]) if races else []
+    for line in failures:  # a plugin's step raised: the other runs went on, drawn as failed
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+    return 1 if failures else 0

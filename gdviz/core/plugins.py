@@ -45,7 +45,6 @@ import math
 import re
 import sys
 import traceback
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -148,6 +147,15 @@ def load_entry_point_plugins(group: str = GROUP) -> list[str]:
         except PluginError as e:
             errors.append(str(e))
     return errors
+
+
+def entry_points(*, group: str) -> Any:
+    """``importlib.metadata.entry_points``, imported on the first call: importlib.metadata
+    pulls in email, csv and zipfile, which the app's start-up does not need (the app loads the
+    installed plugins after its first paint)."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def plugin_source(name: str) -> str | None:
