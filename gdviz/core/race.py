@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .objectives import Objective
-from .optimizers import OPTIMIZERS, Optimizer
+from .optimizers import Optimizer
 from .runspec import PALETTE, RunSpec, check_color
 from .session import MAX_STEPS, SPEED_MAX, SPEED_MIN, Session, resolve_objective
 from .simulate import (
@@ -390,6 +390,8 @@ class Race:
                 first = int(d[d >= 0].min())
                 out[i] += (f" — diverged at step {first}" if len(d) == 1 else
                            f" — {int((d >= 0).sum())} of {len(d)} diverged")
+        if self.objective.numeric_grad:  # central differences of f: the legend says so
+            out = [f"{label} (numerical gradient)" for label in out]
         return out
 
     def plugins(self) -> list[str]:
@@ -498,7 +500,7 @@ class Race:
             raise ValueError(str(e)) from None
         self.tracks[index] = Track(spec, self.objective, self.starts)
         self._changed("runs", "stepped", "status")
-        title = OPTIMIZERS[spec.optimizer].title if spec.optimizer in OPTIMIZERS else "Run"
+        title = spec.build().spec.title  # a plugin's or torch's spec too
         self.events.emit("message", f"{title} restarted" + (f": {reason}" if reason else ""))
 
     def restart_runs(self, indices) -> None:
@@ -589,6 +591,15 @@ class Race:
         """Run ``index``'s state at iteration ``k`` (default: the one shown)."""
         tr = self.tracks[index]
         return tr.state_at(min(self.iteration if k is None else k, tr.t))
+
+    def explain(self, index: int, k: int | None = None):
+        """The step run ``index`` takes from iteration ``k`` (default: the one shown) to the
+        next: ``gdviz.core.explain.Explanation`` (terms, equations, the step itself)."""
+        from .explain import explain
+
+        tr = self.tracks[index]
+        rs = self.state_at(index, k)
+        return explain(self.objective, tr.optimizer_at(rs.t), rs)
 
     def branch(self, index: int, spec: RunSpec | None = None, k: int | None = None) -> int:
         """A new run that shares run ``index``'s history up to iteration ``k`` (default: the

@@ -309,3 +309,18 @@ def test_branch_keeps_its_optimizer(race):
     with pytest.raises(ValueError, match="must stay"):
         race.branch(0, RunSpec("adam"))
     assert len(race.tracks) == 4
+
+
+def test_explain_at_the_shown_iteration_is_the_step_the_run_takes():
+    race = Race(runs=[RunSpec("adam", {"lr": 0.05}, noise=0.1, seed=2)])
+    race.step(300)
+    race.seek(257)
+    e = race.explain(0)
+    np.testing.assert_array_equal(e.step, race.tracks[0].positions[258]
+                                  - race.tracks[0].positions[257])
+    assert e.equations and "grad" in e.terms
+    b = race.branch(0, RunSpec("adam", {"lr": 0.01}), k=100)
+    e = race.explain(b, 100)  # the branch's own settings from its branch step on
+    race.seek(101)
+    np.testing.assert_array_equal(e.step, race.tracks[b].positions[101]
+                                  - race.tracks[b].positions[100])
