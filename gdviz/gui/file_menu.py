@@ -1,4 +1,4 @@
-"""The File menu: sessions, animation export, PNG snapshots and trajectories.
+"""The File menu: sessions, plugins, animation export, PNG snapshots and trajectories.
 
 ``install_file_menu(window)`` puts "&File" first in the window's menu bar.  The last session is
 kept in QSettings ("gdviz", "gdviz"), key ``session/last`` (the session JSON); with the
@@ -16,8 +16,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
-from ..core.session import SessionError, from_json, load_session, save_session, to_json
+from ..core.session import SessionError, from_json, plugins_of, save_session, to_json
 from ..export.atomic import ExportError, human_size
+from .plugins_ui import confirm_plugins, load_plugin_dialog
 
 SESSION_FILTER = "gdviz session (*.gdviz.json *.json);;All files (*)"
 LAST_SESSION_KEY = "session/last"
@@ -69,6 +70,10 @@ def install_file_menu(window) -> None:
     add("open", "&Open session…", open_session, "Ctrl+O")
     add("save", "&Save session…", save_session_as, "Ctrl+S")
     menu.addSeparator()
+    add("plugin", "&Load plugin…", load_plugin_dialog)
+    window.file_actions["plugin"].setToolTip("Load optimizers and objectives from a Python "
+                                             "file (it runs the file's code)")
+    menu.addSeparator()
     add("export", "&Export animation…", export_animation_dialog, "Ctrl+E")
     add("snapshot", "Save snapshot &PNG…", save_snapshot, "Ctrl+Shift+S")
     add("trajectories", "Export &trajectories (CSV/JSON)…", export_trajectories)
@@ -80,10 +85,20 @@ def install_file_menu(window) -> None:
 
 def open_session_file(window, path: str | Path) -> bool:
     """Load ``path`` into the window's controller; on any problem the current session stays
-    and the error is shown (message box) -- returns False."""
+    and the error is shown (message box) -- returns False.
+
+    A session that names plugin files not loaded yet asks before loading them (their code
+    runs): No leaves everything as it was, and the status bar says why.
+    """
     try:
-        session = load_session(path)
-        _apply(window.controller, session)
+        data = Path(path).read_bytes()
+    except OSError as e:
+        QMessageBox.warning(window, "Open session", f"Cannot read {path}: {e.strerror or e}")
+        return False
+    if not confirm_plugins(window, plugins_of(data), "Session not opened"):
+        return False
+    try:
+        _apply(window.controller, from_json(data, str(path)))
     except (SessionError, ValueError) as e:
         QMessageBox.warning(window, "Open session", str(e))
         return False
@@ -131,9 +146,13 @@ def save_session_as(window) -> None:
 
 def restore_last_session(window) -> bool:
     """Put back the session saved at the last exit; False when there is none (or it's broken,
-    which is said in the status bar and otherwise ignored)."""
+    which is said in the status bar and otherwise ignored).  One that needs plugin files not
+    loaded yet asks first, as File → Open does."""
     text = settings().value(LAST_SESSION_KEY, "")
     if not isinstance(text, str) or not text.strip():
+        return False
+    if not confirm_plugins(window, plugins_of(text), "Last session not restored",
+                           quiet=True):
         return False
     try:
         _apply(window.controller, from_json(text, "The saved session"))

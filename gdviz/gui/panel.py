@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core import OBJECTIVES, OPTIMIZERS, SCHEDULES
+from ..core import OBJECTIVES, OPTIMIZERS, SCHEDULES, get_optimizer_spec
 from ..core.race import run_labels
 from ..core.runspec import RunSpec
 from ..core.session import resolve_objective
@@ -46,6 +46,9 @@ RUN_ROWS = (4, 8)  # the run list shows this many rows at least, and at most bef
 BAD_SPIN = "QSpinBox { border: 1px solid #ff6b6b; color: #ff6b6b; }"
 NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 PARTIAL_NUMBER = re.compile(r"\s*[+-]?\d*\.?\d*([eE][+-]?\d*)?\s*")  # on the way to one
+NUMERIC = " (numerical gradient)"
+NUMERIC_HELP = ("This objective has no gradient of its own: every run follows central "
+                "differences of f.")
 
 
 def fmt(v) -> str:
@@ -226,21 +229,7 @@ class Panel(QWidget):
         bl = QVBoxLayout(box)
         self.objective_combo = QComboBox()
         self.objective_combo.setPlaceholderText("custom expression")
-        model = QStandardItemModel(self.objective_combo)
-        bold = QFont()
-        bold.setBold(True)
-        for dim in (1, 2):
-            head = QStandardItem(f"{dim}-D")
-            head.setFlags(Qt.ItemFlag.NoItemFlags)
-            head.setFont(bold)
-            model.appendRow(head)
-            for name, obj in OBJECTIVES.items():
-                if obj.dim == dim:
-                    it = QStandardItem("   " + obj.title)
-                    it.setData(name, Qt.ItemDataRole.UserRole)
-                    it.setToolTip(obj.formula)
-                    model.appendRow(it)
-        self.objective_combo.setModel(model)
+        self._fill_objectives()
         self.objective_combo.activated.connect(self._objective_picked)
         bl.addWidget(self.objective_combo)
         self.formula = WrapLabel()
@@ -312,12 +301,12 @@ class Panel(QWidget):
         bl.addWidget(self.run_list)
         btns = QHBoxLayout()
         self.add_button = QPushButton("Add")
-        menu = QMenu(self.add_button)
-        for name, spec in OPTIMIZERS.items():
-            act = menu.addAction(spec.title)
-            act.setToolTip(spec.paper)
-            act.triggered.connect(lambda _=False, n=name: self._add(n))
-        self.add_button.setMenu(menu)
+        self.add_menu = QMenu(self.add_button)
+        self.add_menu.setToolTipsVisible(True)
+        self.torch_menu: QMenu | None = None
+        self._add_menu_stale = True  # filled when opened: the torch check imports the bridge
+        self.add_menu.aboutToShow.connect(self._fill_add_menu)
+        self.add_button.setMenu(self.add_menu)
         self.dup_button = QPushButton("Duplicate")
         self.dup_button.clicked.connect(self.duplicate_selected)
         self.remove_button = QPushButton("Remove")
@@ -346,6 +335,83 @@ class Panel(QWidget):
         self._starts_changed()
         body.setMinimumWidth(330)
         self.setMinimumWidth(350)
+
+    # ------------------------------------------------------------------ registries
+    def refresh_registry(self) -> None:
+        """The Add menu and the objective box again, from the registries as they are now
+        (after a plugin was loaded)."""
+        self._add_menu_stale = True
+        self._fill_objectives()
+        self._objective_changed()
+
+    def _fill_objectives(self) -> None:
+        """The objective box: 1-D, then 2-D, each group in registry order (built-ins first,
+        then plugins'); an objective with a numerical gradient says so."""
+        model = QStandardItemModel(self.objective_combo)
+        bold = QFont()
+        bold.setBold(True)
+        for dim in (1, 2):
+            head = QStandardItem(f"{dim}-D")
+            head.setFlags(Qt.ItemFlag.NoItemFlags)
+            head.setFont(bold)
+            model.appendRow(head)
+            for name, obj in OBJECTIVES.items():
+                if obj.dim == dim:
+                    extra = NUMERIC if obj.numeric_grad else ""
+                    it = QStandardItem("   " + obj.title + extra)
+                    it.setData(name, Qt.ItemDataRole.UserRole)
+                    it.setToolTip(obj.formula + (f"\n{NUMERIC_HELP}" if extra else ""))
+                    model.appendRow(it)
+        self.objective_combo.setModel(model)
+
+    def _fill_add_menu(self) -> None:
+        """The Add menu, as it opens (when the registry changed since): the built-in
+        optimizers, then the plugins' (under a "Plugins" section), then a "torch.optim"
+        submenu when torch is installed, filled as it opens -- listing torch's optimizers
+        imports torch."""
+        if not self._add_menu_stale:
+            return
+        self._add_menu_stale = False
+        from ..core.optimizers import OPTIMIZER_SOURCES
+
+        menu = self.add_menu
+        menu.clear()
+        self.torch_menu = None
+        names = list(OPTIMIZERS)
+        builtin = [n for n in names if n not in OPTIMIZER_SOURCES]
+        plugins = [n for n in names if n in OPTIMIZER_SOURCES]
+        for group in (builtin, plugins):
+            if group and group is plugins:
+                menu.addSection("Plugins")
+            for name in group:
+                spec = OPTIMIZERS[name]
+                act = menu.addAction(spec.title)
+                act.setData(name)
+                act.setToolTip(spec.paper)
+                act.triggered.connect(lambda _=False, n=name: self._add(n))
+        from ..core.torch_bridge import torch_available
+
+        if torch_available():
+            menu.addSeparator()
+            self.torch_menu = menu.addMenu("torch.optim")
+            self.torch_menu.setToolTipsVisible(True)
+            self.torch_menu.aboutToShow.connect(self._fill_torch_menu)
+
+    def _fill_torch_menu(self) -> None:
+        """The torch.optim classes gdviz can run (imports torch, once, on first opening)."""
+        sub = self.torch_menu
+        if sub is None or sub.actions():
+            return
+        from ..core.torch_bridge import torch_optimizer_names
+
+        names = torch_optimizer_names()
+        for name in names:
+            act = sub.addAction(name.removeprefix("torch:"))
+            act.setData(name)
+            act.setToolTip(f"torch.optim.{name.removeprefix('torch:')}, run by gdviz")
+            act.triggered.connect(lambda _=False, n=name: self._add(n))
+        if not names:
+            sub.addAction("torch could not be imported").setEnabled(False)
 
     # ------------------------------------------------------------------ objective
     def _objective_picked(self, row: int) -> None:
@@ -382,7 +448,9 @@ class Panel(QWidget):
                     and obj.name in OBJECTIVES and obj == OBJECTIVES[obj.name]:
                 idx = i
         self.objective_combo.setCurrentIndex(idx)
-        self.formula.setText(f"f = {obj.formula}" if obj.formula else (obj.expression or ""))
+        text = f"f = {obj.formula}" if obj.formula else (obj.expression or "")
+        self.formula.setText(text + (NUMERIC if obj.numeric_grad else ""))
+        self.formula.setToolTip(NUMERIC_HELP if obj.numeric_grad else "")
         two = obj.dim == 2
         self.start_y.setVisible(two)
         self.start_y_label.setVisible(two)
@@ -545,8 +613,14 @@ class Panel(QWidget):
             self.editor_box.setTitle("Selected run")
             return
         spec = self.controller.runs[i]
-        ospec = OPTIMIZERS.get(spec.optimizer)
-        if ospec is None:
+        try:
+            ospec = get_optimizer_spec(spec.optimizer)
+        except ValueError as e:  # e.g. a torch: run without torch, a plugin not loaded
+            self.editor_box.setTitle(f"Selected run: {spec.optimizer}")
+            body = WrapLabel(str(e))
+            body.setStyleSheet(ERROR_STYLE)
+            self.editor_layout.addWidget(body)
+            self.editor_body = body
             return
         self.editor_box.setTitle(f"Selected run: {ospec.title}")
         body = QWidget()
@@ -570,6 +644,15 @@ class Panel(QWidget):
             lab.setToolTip(meta.get("help", ""))
             form.addRow(lab, w)
             self.hyper_edits[f.name] = w
+        # arguments that gdviz keeps at their default (a torch class's foreach, fused, ...)
+        for name, default in getattr(ospec.hyper, "readonly", {}).items():
+            w = QLineEdit(repr(default))
+            w.setReadOnly(True)
+            w.setEnabled(False)
+            w.setToolTip(f"{name} stays at its default, {default!r}: it chooses an "
+                         "implementation, or is not a number gdviz can set")
+            form.addRow(QLabel(name.replace("_", " ")), w)
+            self.hyper_edits[name] = w
         # schedules
         self.lr_sched = self._schedule_editor(form, "lr schedule", "lr_schedule", spec)
         if ospec.momentum_field:

@@ -90,7 +90,8 @@ class Readouts(QTableWidget):
                 self._cell(r, 0, "● " + label, color)
                 self._cell(r, 1, str(tr.t))
                 if tr.error:
-                    self._cell(r, 5, tr.error, QColor("#ff6b6b"))
+                    self._cell(r, 5, f"failed: {tr.error}" if tr.failed and tr.opt is not None
+                               else tr.error, QColor("#ff6b6b"))
                     r += 1
                     continue
                 x = tr.positions[-1, j]

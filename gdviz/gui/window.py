@@ -6,7 +6,7 @@ import math
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         self._status_changed()
         self._show_counters()
         self._painted = False
+        # the installed packages' plugins load after the first paint, which they must not delay
+        self.firstPaint.connect(lambda: QTimer.singleShot(0, self, self._installed_plugins))
         self._place()
 
     # ------------------------------------------------------------------ building
@@ -281,6 +283,10 @@ class MainWindow(QMainWindow):
         if not self._painted:
             self._painted = True
             self.firstPaint.emit()
+
+    def _installed_plugins(self) -> None:
+        from .plugins_ui import load_installed_plugins
+        load_installed_plugins(self)
 
     def closeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
         self.controller.pause()

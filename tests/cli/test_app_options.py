@@ -11,7 +11,8 @@ from gdviz.cli.common import glue_negative_values as join_start_values
 
 
 def test_start_forms():
-    ns, obj, runs, starts, _view = parse_args(["--start=-1.5,2", "--start", "-1,0.5", "--start", "3,4"])
+    ns, obj, runs, starts, _view = parse_args(["--start=-1.5,2", "--start", "-1,0.5",
+                                               "--start", "3,4"])
     assert starts == [(-1.5, 2.0), (-1.0, 0.5), (3.0, 4.0)]
     assert join_start_values(["--start", "-1", "--fresh"]) == ["--start=-1", "--fresh"]
 
