@@ -5,6 +5,8 @@ plugins after the first paint."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -358,3 +360,59 @@ def test_installed_plugins_load_after_the_first_paint(qtbot, tmp_path, monkeypat
     assert broken == ["Plugin not loaded: Invalid plugin entry point 'gone' "
                       "(gdviz_ep_h_not_installed): ModuleNotFoundError: No module named "
                       "'gdviz_ep_h_not_installed'"]
+
+
+FIRST_PAINT = '''
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+app = QApplication([])
+from gdviz.cli.app import parse_args
+from gdviz.gui.app import build_window
+
+LATE = ("gdviz.core.plugins", "importlib.metadata")
+win = build_window(*parse_args(["--fresh"]))
+seen = []
+win.firstPaint.connect(lambda: seen.append([m for m in LATE if m in sys.modules]))
+
+def wait():  # until the installed plugins were listed (a 10-minute hang guard)
+    if "importlib.metadata" in sys.modules:
+        app.quit()
+    else:
+        QTimer.singleShot(10, wait)
+
+QTimer.singleShot(0, wait)
+QTimer.singleShot(600_000, app.quit)
+win.show()
+app.exec()
+print(seen, [m for m in LATE if m in sys.modules])
+'''
+
+
+def test_the_first_paint_does_not_wait_for_plugins(tmp_path):
+    """Listing the installed plugins (importlib.metadata: 15-30 ms) comes after the first
+    paint, in a real start-up."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "GDVIZ_SETTINGS_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", FIRST_PAINT], capture_output=True, text=True,
+                         env=env, timeout=900, check=True)
+    assert out.stdout.strip() == "[[]] ['gdviz.core.plugins', 'importlib.metadata']"
+
+
+def test_command_line_plugins_are_trusted_by_the_restored_session(win, lion_session, qtbot):
+    """`gdviz --plugin lion.py` restores a last session that uses Lion without a question;
+    without --plugin it asks, and No leaves the defaults."""
+    from gdviz.cli.app import parse_args
+    from gdviz.gui.app import build_window
+    from gdviz.gui.file_menu import LAST_SESSION_KEY, settings
+
+    path, lion = lion_session
+    settings().setValue(LAST_SESSION_KEY, path.read_text())
+    w = build_window(*parse_args([]))  # without --plugin: asked (win answers No)
+    qtbot.addWidget(w)
+    assert len(win.questions) == 1 and "lion" not in OPTIMIZERS
+    assert [r.optimizer for r in w.controller.runs] == ["sgd", "momentum", "adam", "rmsprop"]
+    w = build_window(*parse_args(["--plugin", str(LION)]))
+    qtbot.addWidget(w)
+    assert len(win.questions) == 1  # not asked again
+    assert [r.optimizer for r in w.controller.runs] == ["lion", "adam"]
