@@ -10,7 +10,8 @@ import importlib
 import sys
 
 # command -> module (imported only when that command runs)
-COMMANDS = {"render": "gdviz.cli.render"}
+COMMANDS = {"render": "gdviz.cli.render", "basin": "gdviz.cli.basin",
+            "sweep": "gdviz.cli.sweep"}
 
 
 def main(argv: list[str] | None = None) -> int:
