@@ -112,13 +112,38 @@ def parse_view(text: str, dim: int) -> tuple[tuple[float, float], ...]:
     return pairs
 
 
+_INSTALLED_LOADED: list[bool] = []  # whether the installed plugins were loaded
+
+
+def installed_plugins_loaded() -> bool:
+    """Load the installed packages' plugins (entry points ``gdviz.plugins``), once per process;
+    whether that registered anything (a name not found may be theirs: look again).
+
+    The command line does it only for a name it does not know: listing the installed
+    packages costs 15-30 ms.  A broken package's names stay unknown, and say so.
+    """
+    if _INSTALLED_LOADED:
+        return False
+    _INSTALLED_LOADED.append(True)
+    from ..core.plugins import load_entry_point_plugins, loaded_plugins
+
+    before = len(loaded_plugins())
+    load_entry_point_plugins()
+    return len(loaded_plugins()) > before
+
+
 def resolve_objective_option(text: str):
     """The objective named or typed; UsageError with a did-you-mean for a misspelt name."""
     from ..core import OBJECTIVES
     from ..core.session import resolve_objective
 
     try:
-        return resolve_objective(text)
+        try:
+            return resolve_objective(text)
+        except ValueError:
+            if not installed_plugins_loaded():
+                raise
+            return resolve_objective(text)
     except ValueError as e:
         name = text.strip()
         builtins = ", ".join(OBJECTIVES)
@@ -138,7 +163,12 @@ def parse_runs(texts: Sequence[str]) -> list:
     runs = []
     for text in texts:
         try:
-            runs.append(parse_run(text))
+            try:
+                runs.append(parse_run(text))
+            except ValueError:
+                if not installed_plugins_loaded():
+                    raise
+                runs.append(parse_run(text))
         except ValueError as e:
             raise UsageError(f"--run {text!r}: {str(e).splitlines()[0]}") from None
     return runs
@@ -176,7 +206,12 @@ def read_session_option(path: str, ns: argparse.Namespace) -> Session:
         raise UsageError(f"{path} runs plugin code: {', '.join(missing)}; to run it, pass "
                          f"each file with --plugin (e.g. --plugin {files})")
     try:
-        return from_json(data, str(path))
+        try:
+            return from_json(data, str(path))
+        except SessionError:
+            if not installed_plugins_loaded():  # its names may be an installed package's
+                raise
+            return from_json(data, str(path))
     except SessionError as e:
         raise UsageError(str(e)) from None
 

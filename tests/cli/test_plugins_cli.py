@@ -74,7 +74,7 @@ def registry():
         d.clear()
         d.update(copy)
     for name in set(sys.modules) - modules:
-        if name.startswith("_gdviz_plugin_"):
+        if name.startswith(("_gdviz_plugin_", "gdviz_ep_")):
             del sys.modules[name]
 
 
@@ -241,3 +241,31 @@ def test_help_names_the_option():
     r = gdviz("--help")
     assert "--plugin FILE.py" in r.stdout and "lion" in r.stdout
 
+
+
+def test_installed_plugins_are_looked_up_for_unknown_names(tmp_path, monkeypatch, capsys):
+    """A name the command line does not know may be an installed package's (entry point
+    gdviz.plugins): those are loaded then, once, and the name looked up again."""
+    from importlib.metadata import EntryPoint
+
+    from gdviz.cli import common
+
+    (tmp_path / "gdviz_ep_cli.py").write_text(BRITTLE.replace('"brittle"', '"ep_brittle"')
+                                              .replace('"brittle_bowl"', '"ep_bowl"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    listed = []
+
+    def entry_points(*, group):
+        listed.append(group)
+        return [EntryPoint("brittle", "gdviz_ep_cli", "gdviz.plugins")]
+
+    monkeypatch.setattr(plugins_module, "entry_points", entry_points)
+    monkeypatch.setattr(common, "_INSTALLED_LOADED", [])
+    parse_args(["--run", "adam", "--objective", "rosenbrock"])
+    assert listed == []  # every name known: the installed packages are not even listed
+    _ns, obj, runs, _starts, _view = parse_args(["--objective", "ep_bowl",
+                                                 "--run", "ep_brittle", "--run", "adam"])
+    assert obj.name == "ep_bowl" and [r.optimizer for r in runs] == ["ep_brittle", "adam"]
+    assert listed == ["gdviz.plugins"]
+    assert app_main(["--run", "nosuch"]) == 2  # still unknown, and listed only once
+    assert listed == ["gdviz.plugins"] and "nosuch" in capsys.readouterr().err
