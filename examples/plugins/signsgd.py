@@ -5,7 +5,9 @@ Each coordinate moves by the learning rate, against the sign of its gradient:
 .. math::
     \theta_t = \theta_{t-1} - \eta\,\operatorname{sign}(\nabla f(\theta_{t-1}))
 
-Load it with ``gdviz.core.load_plugin("examples/plugins/signsgd.py")``; then
+Run it: ``gdviz --plugin examples/plugins/signsgd.py --run signsgd:lr=0.01 --run adam:lr=0.05``
+(the same ``--plugin`` works for ``gdviz render`` and the other commands, and *File → Load
+plugin…* in the app).  In Python, ``gdviz.core.load_plugin("examples/plugins/signsgd.py")``; then
 ``make_optimizer("signsgd", lr=0.01)`` finds it, as every part of gdviz that reads the registry.
 """
 
