@@ -265,14 +265,14 @@ def test_large_exact_numbers_within_floating_point_range():
 
 
 def test_pathological_but_legal_inputs_do_not_hang():
-    # A guard against inputs that make sympy run away (each takes well under 0.1 s);
-    # the bound is far from any real timing, so a slow machine does not fail it.
+    # A guard against inputs that make sympy run away (each takes well under 0.1 s): the
+    # bound is a hang guard, ten minutes, never a timing a slow or busy machine could miss.
     for text in ["x" + "+x" * 240, "-" * 490 + "x", "(" * 150 + "x" + ")" * 150,
                  "x" + "^x" * 11, "sin(" * 12 + "x" + ")" * 12, "x^10000", "2^1000 * x"]:
         start = time.perf_counter()
         with contextlib.suppress(ValueError):
             objective_from_expression(text)
-        assert time.perf_counter() - start < 10.0, text
+        assert time.perf_counter() - start < 600.0, text
 
 
 @settings(max_examples=300, deadline=None)
