@@ -15,11 +15,12 @@ from gdviz.core.runspec import RunSpec
 from gdviz.core.session import Session, save_session
 
 ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+HANG_GUARD_S = 600  # only against a hang: these tests wait for events, never time them
 
 
 def render(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "gdviz", "render", *map(str, args)],
-                          capture_output=True, text=True, env=ENV, cwd=cwd, timeout=120)
+                          capture_output=True, text=True, env=ENV, cwd=cwd, timeout=HANG_GUARD_S)
 
 
 def centroid(rgb, color):
@@ -73,7 +74,7 @@ def test_render_python_main_py(tmp_path):
     main_py = os.path.join(os.path.dirname(__file__), "..", "..", "main.py")
     r = subprocess.run([sys.executable, main_py, "render", "--steps", "3", "--frames", "2",
                         "--size", "64x48", "-q", "-o", tmp_path / "m.gif"],
-                       capture_output=True, text=True, env=ENV, timeout=120)
+                       capture_output=True, text=True, env=ENV, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     with Image.open(tmp_path / "m.gif") as im:
@@ -158,14 +159,11 @@ def test_render_sets_the_qt_platform_itself(tmp_path):
            if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     r = subprocess.run([sys.executable, "-m", "gdviz", "render", "--steps", "4", "--frames", "3",
                         "--size", "64x48", "-o", str(tmp_path / "a.gif")],
-                       capture_output=True, text=True, env=env, timeout=120)
+                       capture_output=True, text=True, env=env, timeout=HANG_GUARD_S)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     with Image.open(tmp_path / "a.gif") as im:
         assert im.n_frames == 3
-
-
-HANG_GUARD_S = 600  # only against a hang: these tests wait for events, never time them
 
 
 def _wait_for_part(folder, proc, timeout=HANG_GUARD_S):
@@ -269,7 +267,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
             if not data:
                 break
             chunks.append(data)
-        stdout, _ = proc.communicate(timeout=60)
+        stdout, _ = proc.communicate(timeout=HANG_GUARD_S)
     finally:
         os.close(main)
     assert proc.returncode == 0
