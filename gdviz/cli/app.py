@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="ignore the session saved at the last exit")
     p.add_argument("--play", action="store_true", help="start playing at once")
+    p.add_argument("--mode", choices=("2d", "3d", "split"),
+                   help="the view: 2d (the heatmap), 3d (the lit surface) or split (both); "
+                        "default: as the last session left it")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print the traceback behind an error (e.g. a broken plugin's)")
     p.add_argument("--measure-startup", action="store_true", help=argparse.SUPPRESS)

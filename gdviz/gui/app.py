@@ -58,6 +58,8 @@ def build_window(ns, obj, runs, starts, view=None):
         c.set_speed(ns.speed)
     if ns.max_steps is not None:
         c.set_max_steps(ns.max_steps)
+    if getattr(ns, "mode", None):  # where it cannot be shown, the status bar says why
+        win.view_modes.set_mode(ns.mode)
     return win
 
 

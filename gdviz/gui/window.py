@@ -39,7 +39,8 @@ TEXT_FIELDS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 SHORTCUTS = (("Space", "Play / pause"), ("→ (Right)", "Step one iteration"),
              ("R", "Reset to the start points"), ("Click", "Move the start point"),
-             ("Shift+click", "Add a start point"), ("Drag / wheel", "Pan / zoom the plot"))
+             ("Shift+click", "Add a start point"), ("Drag / wheel", "Pan / zoom the plot"),
+             ("V", "Cycle the views: 2-D, 3-D, split"), ("C", "Reset the 3-D camera"))
 
 
 def speed_to_slider(speed: float) -> int:
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._build_shortcuts()
+        from .view3d_mode import install_view_modes  # 2-D / 3-D / split (OpenGL on demand)
+        install_view_modes(self)
         self.iter_label = QLabel()
         self.statusBar().addPermanentWidget(self.iter_label)
         c.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
