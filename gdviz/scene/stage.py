@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ..core.race import Race, run_labels
 from ..core.views import default_view
+from .arrows import ArrowLayer
 from .canvas import BG, Canvas, Thinned
 
 LOSS_FRACTION = 0.24  # share of the height the loss plot takes in render(loss_plot=True)
@@ -208,6 +209,12 @@ class Stage(QWidget):
     and start, a built-in on its bounds).  ``set_view`` shows a view exactly, ``apply_view``
     shows the race's after it was set on the race; ``viewShown(view)`` follows every change,
     pans and zooms included.
+
+    Step anatomy (``gdviz.scene.arrows``): ``set_arrows(on, all_runs=, field=)`` draws the
+    vectors of the step from the shown iteration (``race.iteration``) at the selected run's
+    ball (``set_selected_run(i)``, ``set_selected_point(j)``: which start point), or at every
+    run's; ``explanation()`` is that step's ``Explanation`` (terms and equations), computed
+    once per iteration, also while the arrows are off; ``arrow_texts()`` their true values.
     """
 
     viewShown = Signal(object)      # ((x0, x1), (y0, y1)) now shown (1-D: y is f's range)
@@ -243,6 +250,9 @@ class Stage(QWidget):
         self.loss.shown.connect(self.refresh_counters)
         self.labels: list[str] = []
         self.home = ()
+        self.arrows = ArrowLayer(self.canvas)
+        self.canvas.viewChanged.connect(self.arrows.refresh_field)
+        self.canvas.viewShown.connect(self.arrows.refresh_field)
         self._objective_changed()
         self._runs_changed()
         self._starts_changed()
@@ -297,6 +307,7 @@ class Stage(QWidget):
         self.home = default_view(r.objective, r.starts)
         self.canvas.set_objective(r.objective, r.view, home=self.home)
         self.loss.set_objective(r.objective)
+        self.arrows.set_objective()
         self.refresh()
 
     def _runs_changed(self) -> None:
@@ -304,6 +315,7 @@ class Stage(QWidget):
         self.labels = run_labels(runs)
         self.canvas.set_runs(runs, self.race.labels())
         self.loss.set_runs(runs)
+        self.arrows.set_runs(runs, self.labels)
         self.refresh()
 
     def legend_labels(self) -> list[str]:
@@ -316,6 +328,7 @@ class Stage(QWidget):
         follow at once, or within ``COUNTERS_REFRESH_S`` when they were refreshed just now."""
         r = self.race
         self.canvas.update_runs(r.history(), r.starts, diverged=r.diverged())
+        self.arrows.update(r)
         if not self.isVisible():  # offscreen: nothing deferred, no loss plot to keep up
             self.canvas.set_labels(r.labels())
             return
@@ -353,6 +366,53 @@ class Stage(QWidget):
         self.canvas.set_trails_visible(on, self.race.runs)
         if on:
             self.refresh()
+
+    # ------------------------------------------------------------------ step anatomy
+    def set_arrows(self, on: bool, *, all_runs: bool = False, field: bool = False) -> None:
+        """Draw the step's vectors (``on``) at the selected run's ball, or at every visible
+        run's (``all_runs``), and the −∇f field over the view (``field``)."""
+        self.arrows.set_options(on, all_runs=all_runs, field=field)
+        self.arrows.update(self.race)
+
+    def set_selected_run(self, i: int) -> None:
+        """The run whose step is drawn and explained (ValueError for no such run)."""
+        self.arrows.set_selected(run=i)
+        self.arrows.update(self.race)
+
+    def set_selected_point(self, j: int) -> None:
+        """Which start point's step is drawn and explained (a run with fewer points: its
+        last); ValueError for a negative index."""
+        self.arrows.set_selected(point=j)
+        self.arrows.update(self.race)
+
+    @property
+    def selected_run(self) -> int:
+        return self.arrows.selected_run
+
+    @property
+    def selected_point(self) -> int:
+        return self.arrows.selected_point
+
+    def explanation(self, run: int | None = None, k: int | None = None):
+        """The step run ``run`` (default: the selected one) takes from iteration ``k``
+        (default: the shown one): a ``gdviz.core.explain.Explanation`` (its ``equations_for(
+        stage.selected_point)`` are the equation panel's lines), or None when there is no such
+        run or it cannot be explained (no state; a plugin optimizer without ``explain``)."""
+        i = self.arrows.selected_run if run is None else int(run)
+        if not 0 <= i < len(self.race.tracks):
+            return None
+        return self.arrows.explanation(self.race, i, k)
+
+    def arrow_texts(self, run: int | None = None) -> list[str]:
+        """The drawn vectors of run ``run`` (default: the selected one) in words, with their
+        true values and lengths (the arrows' hover text)."""
+        i = self.arrows.selected_run if run is None else int(run)
+        return [text for _style, text in self.arrows.describe(i)]
+
+    def moving_items(self) -> list:
+        """What changes from frame to frame: the canvas's balls, trails and ✕ marks, and the
+        arrows with their key."""
+        return [*self.canvas.moving_items(), *self.arrows.moving_items()]
 
     # ------------------------------------------------------------------ rendering
     def render(self, width: int, height: int, *, trails: bool = True, legend: bool = True,
