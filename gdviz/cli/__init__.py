@@ -11,7 +11,7 @@ import sys
 
 # command -> module (imported only when that command runs)
 COMMANDS = {"render": "gdviz.cli.render", "basin": "gdviz.cli.basin",
-            "sweep": "gdviz.cli.sweep"}
+            "sweep": "gdviz.cli.sweep", "explain": "gdviz.cli.explain"}
 
 
 def main(argv: list[str] | None = None) -> int:
