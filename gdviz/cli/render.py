@@ -7,6 +7,9 @@ Example::
 
     gdviz render --objective rosenbrock --run adam:lr=0.05 --run sgd:lr=0.0005 \\
         --start=-1.5,2.5 --steps 200 --frames 200 --fps 25 --size 800x600 -o adam-vs-sgd.gif
+
+``--arrows`` draws each run's step (taken, gradient, momentum, look-ahead, step size) at its
+ball in every frame; ``--at K -o step.png`` writes a still of iteration K, for slides.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the legend (default on)")
     p.add_argument("--loss-plot", action="store_true", help="add the loss plot under the canvas")
+    p.add_argument("--arrows", action="store_true",
+                   help="draw each run's step at its ball: the step taken, the gradient step, "
+                        "the momentum, NAG's look-ahead, an adaptive method's step size")
+    p.add_argument("--at", type=int, metavar="K",
+                   help="write a still of iteration K (a .png; instead of --steps/--frames)")
     p.add_argument("--loop", type=int, default=0,
                    help="GIF loop count: 0 = forever (default), -1 = play once, N = repeat N "
                    "times after the first play (N + 1 plays in all)")
@@ -95,6 +103,8 @@ class RenderJob:
     quiet: bool
     until_done: bool
     command: str
+    arrows: bool = False
+    at: int | None = None      # a still of this iteration
 
 
 def plan(argv: Sequence[str]) -> RenderJob:
@@ -109,10 +119,13 @@ def plan(argv: Sequence[str]) -> RenderJob:
     apply_race_options(args, session)
     # colours as the app would assign them, so the comment and the palette say what is drawn
     assign_colors(session.runs)
-    steps = args.steps if args.steps is not None else 200
-    if steps < 1 or steps > MAX_ITERATIONS:
+    if args.at is not None:
+        check_at(args)
+    steps = args.steps if args.steps is not None else 200 if args.at is None else args.at
+    if (steps < 1 and args.at is None) or steps > MAX_ITERATIONS:
         raise UsageError(f"invalid --steps {steps} (need 1..{MAX_ITERATIONS})")
-    frames = args.frames if args.frames is not None else min(steps + 1, 200)
+    frames = args.frames if args.frames is not None else \
+        min(steps + 1, 200) if args.at is None else 1
     if frames < 1 or frames > 10_000:
         raise UsageError(f"invalid --frames {frames} (need 1..10000)")
     if not (0 < args.fps <= 100):
@@ -137,7 +150,21 @@ def plan(argv: Sequence[str]) -> RenderJob:
     session.max_steps = max(session.max_steps, steps)
     return RenderJob(session, out, steps, frames, args.fps, size, args.trails, args.legend,
                      args.loss_plot, None if args.loop == -1 else args.loop, args.quiet,
-                     args.until_done, "gdviz render " + shlex.join(argv))
+                     args.until_done, "gdviz render " + shlex.join(argv),
+                     arrows=args.arrows, at=args.at)
+
+
+def check_at(args: argparse.Namespace) -> None:
+    """``--at K``: one still, of an iteration within the limit; UsageError otherwise."""
+    if not 0 <= args.at <= MAX_ITERATIONS:
+        raise UsageError(f"invalid --at {args.at} (need 0..{MAX_ITERATIONS})")
+    if Path(args.output).suffix.lower() != ".png":
+        raise UsageError(f"--at writes a still of one iteration: use a .png output, not "
+                         f"{args.output!r}")
+    given = [opt for opt, v in (("--steps", args.steps), ("--frames", args.frames))
+             if v is not None] + (["--until-done"] if args.until_done else [])
+    if given:
+        raise UsageError(f"--at K is the one iteration shown: drop {' and '.join(given)}")
 
 
 def describe(job: RenderJob, session: Session) -> str:
@@ -147,6 +174,10 @@ def describe(job: RenderJob, session: Session) -> str:
                 "size": f"{job.size[0]}x{job.size[1]}", "trails": job.trails,
                 "legend": job.legend, "loss_plot": job.loss_plot, "loop": job.loop,
                 "until_done": job.until_done}
+    if job.arrows:
+        settings["arrows"] = True
+    if job.at is not None:
+        settings["at"] = job.at
     return (f"Made with gdviz {__version__}: {job.command}\n"
             f"settings: {json.dumps(settings, separators=(',', ':'))}\n"
             f"session: {json.dumps(d, separators=(',', ':'))}")
@@ -185,7 +216,7 @@ def _render(argv: list[str], stop: Interrupts) -> int:
                                trails=job.trails, legend=job.legend,
                                loss_plot=job.loss_plot, loop=job.loop,
                                comment=describe(job, job.session), progress=progress,
-                               stage_factory=stage_factory)
+                               stage_factory=stage_factory, arrows=job.arrows)
     except (KeyboardInterrupt, ExportCancelled):
         fail("interrupted, nothing written")
         return stop.exit_code

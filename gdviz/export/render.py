@@ -92,7 +92,7 @@ class StageFrames:
         canvas.set_labels(list(stage.labels))
         self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
         self.bg_color = QColor(self._bg())
-        moving = canvas.moving_items()
+        moving = stage.moving_items()  # balls, trails, ✕ marks, and the step's arrows
         legend_on = legend and canvas.legend.isVisible()
         self._static = self._static_items(canvas.scene(), [*moving, canvas.legend])
         # 1. the static layer: everything but the moving items and the legend
@@ -220,7 +220,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                      until_done: bool = False, fps: float = 25, size: tuple[int, int] = (640, 480),
                      trails: bool = True, legend: bool = True, loss_plot: bool = False,
                      loop: int | None = 0, comment: str | None = None,
-                     progress: Progress | None = None, stage_factory=None) -> ExportResult:
+                     progress: Progress | None = None, stage_factory=None,
+                     arrows: bool = False) -> ExportResult:
     """Render ``session`` from its start points to ``path`` (.gif, .mp4 or .png).
 
     Frame 0 shows the start (iteration 0), frame ``i`` iteration ``i * steps // (frames - 1)``
@@ -230,6 +231,9 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     returning False cancels (``ExportCancelled``).  Nothing is written on cancel or error.  At
     most ``MAX_ITERATIONS`` (ExportError before any work).  Needs Qt (a QApplication is made if
     there is none).
+
+    ``arrows``: every visible run's step vectors at its first start point, from each frame's
+    iteration (``Stage.set_arrows``); they move with the balls.
     """
     t0 = time.perf_counter()
     path = check_writable(path)
@@ -261,6 +265,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     race.apply_session(copy.deepcopy(session))
     race.set_max_steps(max(targets[-1], 1))
     stage = (stage_factory or Stage)(race)
+    if arrows:
+        stage.set_arrows(True, all_runs=True)
     colors = [r.color for r in race.runs if r.color and r.visible]
 
     fast: list[StageFrames] = []
@@ -271,6 +277,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                                     loss_plot=loss_plot))
         k = len(history[0][1]) - 1 if history else 0  # the frame's iteration
         stage.canvas.update_runs(history, race.starts, diverged=race.diverged(k))
+        if arrows:
+            stage.arrows.update(race, k)
         return fast[0].packed(history)
 
     shown = [0]

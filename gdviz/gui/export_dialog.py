@@ -58,6 +58,7 @@ class ExportOptions:
     trails: bool = True
     legend: bool = True
     loss_plot: bool = False
+    arrows: bool = False               # each run's step vectors at its ball
     extra: dict = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -65,7 +66,8 @@ class ExportOptions:
                   else f"{self.frames} frames")
         return (f"exported from the gdviz app: {self.per_frame} iteration(s) per frame, {frames}, "
                 f"{self.fps:g} fps, {self.size[0]}x{self.size[1]}, trails={self.trails}, "
-                f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}")
+                f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}"
+                + (", arrows=True" if self.arrows else ""))
 
     @property
     def iterations(self) -> int:
@@ -87,6 +89,8 @@ class ExportOptions:
             args.append("--no-legend")
         if self.loss_plot:
             args.append("--loss-plot")
+        if self.arrows:
+            args.append("--arrows")
         if Path(self.path).suffix.lower() == ".gif":
             args += ["--loop", str(-1 if self.loop is None else self.loop)]
         args += ["-o", Path(self.path).name]
@@ -100,7 +104,8 @@ class ExportDialog(QDialog):
     MP4_MAX_FPS = 100
 
     def __init__(self, parent: QWidget | None = None, *, size: tuple[int, int] = (800, 600),
-                 path: str = "gdviz.gif", trails: bool = True, loss_plot: bool = False) -> None:
+                 path: str = "gdviz.gif", trails: bool = True, loss_plot: bool = False,
+                 arrows: bool = False) -> None:
         super().__init__(parent)
         self._confirmed = ""    # a path the file dialog already asked to overwrite
         self.setWindowTitle("Export animation")
@@ -170,11 +175,17 @@ class ExportDialog(QDialog):
         self.legend.setChecked(True)
         self.loss_plot = QCheckBox("Loss plot")
         self.loss_plot.setChecked(loss_plot)
+        self.arrows = QCheckBox("Arrows")
+        self.arrows.setChecked(arrows)
+        self.arrows.setToolTip("Each run's step at its ball, in every frame: the step taken, "
+                               "the gradient step, the momentum, NAG's look-ahead and an "
+                               "adaptive method's step size")
         self.canvas_only = QCheckBox("Canvas only")
-        self.canvas_only.setToolTip("The surface and the balls: no trails, legend or loss plot")
+        self.canvas_only.setToolTip("The surface and the balls: no trails, legend, loss plot "
+                                    "or arrows")
         self.canvas_only.toggled.connect(self._canvas_only_changed)
         row = QHBoxLayout()
-        for w in (self.trails, self.legend, self.loss_plot, self.canvas_only):
+        for w in (self.trails, self.legend, self.loss_plot, self.arrows, self.canvas_only):
             row.addWidget(w)
         form.addRow("Include", row)
 
@@ -216,7 +227,7 @@ class ExportDialog(QDialog):
         self.fps.setMaximum(self.GIF_MAX_FPS if gif else self.MP4_MAX_FPS)
 
     def _canvas_only_changed(self, on: bool) -> None:
-        for box in (self.trails, self.legend, self.loss_plot):
+        for box in (self.trails, self.legend, self.loss_plot, self.arrows):
             box.setEnabled(not on)
 
     def _browse(self) -> None:
@@ -261,7 +272,8 @@ class ExportDialog(QDialog):
                              size=(self.width_box.value(), self.height_box.value()), loop=loop,
                              trails=self.trails.isChecked() and not bare,
                              legend=self.legend.isChecked() and not bare,
-                             loss_plot=self.loss_plot.isChecked() and not bare)
+                             loss_plot=self.loss_plot.isChecked() and not bare,
+                             arrows=self.arrows.isChecked() and not bare)
 
 
 def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> ExportResult | None:
@@ -297,7 +309,8 @@ def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> Expo
                                   frames=opts.frames, until_done=opts.until_done, fps=opts.fps,
                                   size=opts.size, trails=opts.trails, legend=opts.legend,
                                   loss_plot=opts.loss_plot, loop=opts.loop,
-                                  comment=_comment(opts, session), progress=tick)
+                                  comment=_comment(opts, session), progress=tick,
+                                  arrows=opts.arrows)
     except ExportCancelled:
         _status(window, "Export cancelled; nothing written")
         return None
