@@ -4,6 +4,10 @@ Frames come from the scene the app shows (``gdviz.scene.stage.Stage``), painted 
 the requested size.  ``export_animation`` is the one entry point, shared by ``gdviz render``
 (``gdviz.cli.render``), the app's Export dialog and the benchmarks: it always starts from the
 session's start points, on its own ``Race`` and ``Stage``, so the app's view is never disturbed.
+
+``mode="3d"`` draws the frames with the 3-D view (``gdviz.scene.stage3d.Stage3D``, OpenGL),
+``mode="split"`` the 2-D canvas and the 3-D view side by side in one image (``ViewFrames``);
+``orbit`` turns the 3-D camera by that many degrees over the animation.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ MAX_SIDE = 4096
 GIF_MAX_FPS = 50             # browsers play GIF delays under 20 ms as 100 ms
 MAX_ITERATIONS = MAX_STEPS  # per run (the whole history is kept to replay it frame by frame)
 SIMULATING, FRAMES = "simulating", "frames"
+MODES = ("2d", "3d", "split")  # the 2-D canvas, the 3-D view, both side by side
+MAX_ORBIT = 3600.0           # degrees: ten turns
 Progress = Callable[[int, int, str], bool]   # (done, total, SIMULATING or FRAMES) -> go on?
 
 
@@ -92,7 +98,7 @@ class StageFrames:
         canvas.set_labels(list(stage.labels))
         self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
         self.bg_color = QColor(self._bg())
-        moving = stage.moving_items()  # balls, trails, ✕ marks, and the step's arrows
+        moving = canvas.moving_items()
         legend_on = legend and canvas.legend.isVisible()
         self._static = self._static_items(canvas.scene(), [*moving, canvas.legend])
         # 1. the static layer: everything but the moving items and the legend
@@ -195,6 +201,128 @@ class StageFrames:
             it.setOpacity(1.0)
 
 
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """``(h, w, 3)`` uint8 -> ``(h, w)`` uint32 ``0xffRRGGBB`` (the frames' packed form)."""
+    a = rgb.astype(np.uint32)
+    return np.uint32(0xFF000000) | (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+
+
+class ViewFrames:
+    """Frames with the 3-D view: the view alone (``mode="3d"``), or the 2-D canvas on the left
+    and the 3-D view on the right (``"split"``, the left half as ``StageFrames`` paints it);
+    the loss plot (optional) under them, across the whole width.
+
+    The camera turns by ``orbit`` degrees from the first frame (index 0) to the last
+    (``frames - 1``), evenly.  Frames come out as ``(h, w)`` uint32, as ``StageFrames``'.
+    """
+
+    def __init__(self, stage, stage3d, width: int, height: int, *, mode: str, frames: int,
+                 orbit: float = 0.0, trails: bool = True, legend: bool = True,
+                 loss_plot: bool = False) -> None:
+        from PySide6.QtGui import QColor, QImage
+
+        from ..scene.canvas import BG
+        from ..scene.stage import LOSS_FRACTION
+
+        if mode not in ("3d", "split"):
+            raise ValueError(f"Invalid mode for 3-D frames: {mode!r} (3d or split)")
+        self.stage, self.stage3d, self.mode = stage, stage3d, mode
+        self.w, self.h = int(width), int(height)
+        if self.w < (32 if mode == "split" else 16) or self.h < 16:
+            raise ValueError(f"Invalid size: {self.w}x{self.h}")
+        self.trails, self.legend, self.loss_plot = trails, legend, loss_plot
+        self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
+        self.w2 = self.w // 2 if mode == "split" else 0     # the 2-D canvas's width
+        self.w3 = self.w - self.w2                          # the 3-D view's width
+        # split: one legend, the 3-D view's (top right)
+        self.flat = (StageFrames(stage, self.w2, self.ch, trails=trails, legend=False)
+                     if mode == "split" else None)
+        view = stage3d.view
+        view.set_trails_visible(trails)
+        # the runs' names, as the 2-D legend of an export shows them
+        view.set_labels(list(stage.labels))
+        self.azimuth = view.camera()["azimuth"]
+        self.orbit, self.frames = float(orbit), max(int(frames), 1)
+        self.strip = None
+        if loss_plot:
+            self.strip = QImage(self.w, self.h - self.ch, QImage.Format.Format_RGB32)
+            self.bg_color = QColor(BG)
+        self.out = np.empty((self.h, self.w), np.uint32)
+
+    def turn(self, index: int) -> None:
+        """The camera as frame ``index`` shows it."""
+        if self.orbit:
+            t = min(max(index, 0), self.frames - 1) / max(self.frames - 1, 1)
+            self.stage3d.view.set_camera({"azimuth": self.azimuth + self.orbit * t})
+
+    def packed(self, history, index: int) -> np.ndarray:
+        """Frame ``index``, the view showing ``history`` (its items already updated), as
+        ``(h, w)`` uint32 (a copy)."""
+        self.turn(index)
+        rgb = self.stage3d.render(self.w3, self.ch, trails=self.trails, legend=self.legend)
+        out = self.out
+        out[: self.ch, self.w2:] = pack_rgb(rgb)
+        if self.flat is not None:
+            out[: self.ch, : self.w2] = self.flat.packed(history)
+        if self.strip is not None:
+            from PySide6.QtCore import QRectF
+            from PySide6.QtGui import QPainter
+
+            from ..scene.stage import lay_out
+
+            loss = self.stage.loss
+            loss.update_runs(history)
+            self.strip.fill(self.bg_color)
+            p = QPainter(self.strip)
+            try:
+                p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+                size = QRectF(0, 0, self.w, self.h - self.ch)
+                lay_out(loss, size)
+                loss.scene().render(p, size, size)
+            finally:
+                p.end()
+            img = self.strip
+            a = np.frombuffer(img.constBits(), np.uint32).reshape(img.height(),
+                                                                 img.bytesPerLine() // 4)
+            out[self.ch:] = a[:, : self.w]
+        return out.copy()
+
+    def close(self) -> None:
+        if self.flat is not None:
+            self.flat.close()
+
+
+def fit_orbit(view, aspect: float, orbit: float) -> None:
+    """The default camera, far enough back that the whole box stays in a frame of ``aspect``
+    at every angle of an ``orbit``-degree turn (fitted at nine angles along it)."""
+    view.reset_camera(aspect)
+    if not orbit:
+        return
+    base = view.camera()
+    far = base["distance"]
+    for t in np.linspace(0.0, 1.0, 9)[1:]:
+        view.set_camera({"azimuth": base["azimuth"] + orbit * t})
+        view.fit_camera(aspect)
+        far = max(far, view.camera()["distance"])
+    view.set_camera({**base, "distance": far})
+
+
+def check_mode(mode: str, orbit: float) -> tuple[str, float]:
+    """``(mode, orbit)`` checked; ValueError for a mode not in ``MODES`` or an orbit that is
+    not a finite number of degrees within ±``MAX_ORBIT``."""
+    if mode not in MODES:
+        raise ValueError(f"Invalid mode: {mode!r} (valid: {', '.join(MODES)})")
+    try:
+        turn = float(orbit)
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid orbit: {orbit!r} (degrees)") from None
+    if not (np.isfinite(turn) and abs(turn) <= MAX_ORBIT):
+        raise ValueError(f"Invalid orbit: {orbit!r} (degrees, at most ±{MAX_ORBIT:g})")
+    if turn and mode == "2d":
+        raise ValueError("Invalid orbit: it turns the 3-D camera (use mode 3d or split)")
+    return mode, turn
+
+
 def _ensure_app():
     from PySide6.QtWidgets import QApplication
 
@@ -221,7 +349,7 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                      trails: bool = True, legend: bool = True, loss_plot: bool = False,
                      loop: int | None = 0, comment: str | None = None,
                      progress: Progress | None = None, stage_factory=None,
-                     arrows: bool = False) -> ExportResult:
+                     mode: str = "2d", orbit: float = 0.0) -> ExportResult:
     """Render ``session`` from its start points to ``path`` (.gif, .mp4 or .png).
 
     Frame 0 shows the start (iteration 0), frame ``i`` iteration ``i * steps // (frames - 1)``
@@ -232,10 +360,13 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     most ``MAX_ITERATIONS`` (ExportError before any work).  Needs Qt (a QApplication is made if
     there is none).
 
-    ``arrows``: every visible run's step vectors at its first start point, from each frame's
-    iteration (``Stage.set_arrows``); they move with the balls.
+    ``mode``: "2d" (the canvas), "3d" (the 3-D view, with the session's ``view3d`` camera and
+    heights, else the default camera fitted to the frame) or "split" (both side by side);
+    ``orbit``: degrees the 3-D camera turns from the first frame to the last.  3-D needs a 2-D
+    objective and OpenGL here (ExportError saying why, before any work).
     """
     t0 = time.perf_counter()
+    mode, orbit = check_mode(mode, orbit)
     path = check_writable(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -264,22 +395,25 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     race = Race(runs=[])
     race.apply_session(copy.deepcopy(session))
     race.set_max_steps(max(targets[-1], 1))
+    stage3d = _stage3d(race, mode, width, height, loss_plot, orbit)
     stage = (stage_factory or Stage)(race)
-    if arrows:
-        stage.set_arrows(True, all_runs=True)
     colors = [r.color for r in race.runs if r.color and r.visible]
 
-    fast: list[StageFrames] = []
+    fast: list = []
 
-    def render(history):
+    def render(history, index: int = len(targets) - 1):
         if not fast:
             fast.append(StageFrames(stage, width, height, trails=trails, legend=legend,
-                                    loss_plot=loss_plot))
+                                    loss_plot=loss_plot) if stage3d is None else
+                        ViewFrames(stage, stage3d, width, height, mode=mode,
+                                   frames=len(targets), orbit=orbit, trails=trails,
+                                   legend=legend, loss_plot=loss_plot))
         k = len(history[0][1]) - 1 if history else 0  # the frame's iteration
         stage.canvas.update_runs(history, race.starts, diverged=race.diverged(k))
-        if arrows:
-            stage.arrows.update(race, k)
-        return fast[0].packed(history)
+        if stage3d is None:
+            return fast[0].packed(history)
+        stage3d.view.update_runs(history, race.starts, race.diverged(k))
+        return fast[0].packed(history, index)
 
     shown = [0]
     out_size = [(int(width), int(height))]
@@ -290,16 +424,22 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     def frames_iter() -> Iterator:
         """Replays the simulation (run once, up front) frame by frame."""
         last = race.iteration
-        for t in targets:
+        for i, t in enumerate(targets):
             shown[0] = min(t, last)
-            yield render(race.history(t))
+            yield render(race.history(t), i)
             if until_done and t >= last and race.is_done():
                 return
 
     try:
         simulate(race, targets[-1], progress)
         stage.refresh()
-        if suffix == ".png":
+        if suffix == ".png" and stage3d is not None:
+            from .gif import unpack_rgb, write_png
+            shown[0] = race.iteration
+            write_png(path, unpack_rgb(render(race.history())), comment=comment)
+            n = 1
+            frame_progress(1, 1)
+        elif suffix == ".png":
             stage.canvas.set_labels(list(stage.labels))  # the runs' names, as a GIF shows
             from .gif import write_png
             shown[0] = race.iteration
@@ -325,5 +465,41 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
             f.close()
         stage.detach()
         stage.deleteLater()
+        if stage3d is not None:
+            stage3d.detach()
+            stage3d.deleteLater()
     return ExportResult(path, n, path.stat().st_size, time.perf_counter() - t0, shown[0],
                         out_size[0])
+
+
+def _stage3d(race, mode: str, width: int, height: int, loss_plot: bool, orbit: float):
+    """The 3-D stage of an export in mode "3d" or "split" (None in "2d"), with the session's
+    camera and heights (``race.view3d``), or the default camera fitted to its frame.
+    ExportError when 3-D cannot be drawn here."""
+    if mode == "2d":
+        return None
+    obj = race.objective
+    if obj.dim != 2:
+        raise ExportError(f"Cannot draw {obj.title} in 3-D: it is {obj.dim}-D (the 3-D view "
+                          "shows objectives of two variables)")
+    from ..scene import gl
+
+    ok, why = gl.gl_available()
+    if not ok:
+        raise ExportError(f"3-D needs OpenGL, which is not available here: {why}")
+    from ..scene.stage import LOSS_FRACTION
+    from ..scene.stage3d import SETTING_KEYS, Stage3D
+
+    s = Stage3D(race)
+    settings = {k: v for k, v in (race.view3d or {}).items() if k in SETTING_KEYS}
+    try:
+        s.apply_settings(settings)
+    except ValueError as e:
+        s.detach()
+        s.deleteLater()
+        raise ExportError(f"Invalid 3-D view in the session: {e}") from None
+    if "camera" not in settings:
+        ch = height - int(round(height * LOSS_FRACTION)) if loss_plot else height
+        w3 = width - width // 2 if mode == "split" else width
+        fit_orbit(s.view, w3 / max(ch, 1), orbit)
+    return s

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QProgressDialog,
@@ -39,6 +40,7 @@ from ..export.atomic import ExportCancelled, ExportError, human_size
 from ..export.render import (
     GIF_MAX_FPS,
     MAX_ITERATIONS,
+    MAX_ORBIT,
     SIMULATING,
     ExportResult,
     export_animation,
@@ -58,16 +60,17 @@ class ExportOptions:
     trails: bool = True
     legend: bool = True
     loss_plot: bool = False
-    arrows: bool = False               # each run's step vectors at its ball
+    mode: str = "2d"                   # 2d, 3d (the surface) or split (both side by side)
+    orbit: float = 0.0                 # degrees the 3-D camera turns over the animation
     extra: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         frames = (f"until every run converges (at most {self.frames} frames)" if self.until_done
                   else f"{self.frames} frames")
+        view = f", mode={self.mode}, orbit={self.orbit:g}" if self.mode != "2d" else ""
         return (f"exported from the gdviz app: {self.per_frame} iteration(s) per frame, {frames}, "
                 f"{self.fps:g} fps, {self.size[0]}x{self.size[1]}, trails={self.trails}, "
-                f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}"
-                + (", arrows=True" if self.arrows else ""))
+                f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}{view}")
 
     @property
     def iterations(self) -> int:
@@ -89,8 +92,10 @@ class ExportOptions:
             args.append("--no-legend")
         if self.loss_plot:
             args.append("--loss-plot")
-        if self.arrows:
-            args.append("--arrows")
+        if self.mode != "2d":
+            args += ["--mode", self.mode]
+            if self.orbit:
+                args += ["--orbit", f"{self.orbit:g}"]
         if Path(self.path).suffix.lower() == ".gif":
             args += ["--loop", str(-1 if self.loop is None else self.loop)]
         args += ["-o", Path(self.path).name]
@@ -105,7 +110,7 @@ class ExportDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None, *, size: tuple[int, int] = (800, 600),
                  path: str = "gdviz.gif", trails: bool = True, loss_plot: bool = False,
-                 arrows: bool = False) -> None:
+                 mode: str | None = None) -> None:
         super().__init__(parent)
         self._confirmed = ""    # a path the file dialog already asked to overwrite
         self.setWindowTitle("Export animation")
@@ -175,19 +180,47 @@ class ExportDialog(QDialog):
         self.legend.setChecked(True)
         self.loss_plot = QCheckBox("Loss plot")
         self.loss_plot.setChecked(loss_plot)
-        self.arrows = QCheckBox("Arrows")
-        self.arrows.setChecked(arrows)
-        self.arrows.setToolTip("Each run's step at its ball, in every frame: the step taken, "
-                               "the gradient step, the momentum, NAG's look-ahead and an "
-                               "adaptive method's step size")
         self.canvas_only = QCheckBox("Canvas only")
-        self.canvas_only.setToolTip("The surface and the balls: no trails, legend, loss plot "
-                                    "or arrows")
+        self.canvas_only.setToolTip("The surface and the balls: no trails, legend or loss plot")
         self.canvas_only.toggled.connect(self._canvas_only_changed)
         row = QHBoxLayout()
-        for w in (self.trails, self.legend, self.loss_plot, self.arrows, self.canvas_only):
+        for w in (self.trails, self.legend, self.loss_plot, self.canvas_only):
             row.addWidget(w)
         form.addRow("Include", row)
+
+        # the view: 2-D, 3-D or both; the 3-D ones where the window can show them (its view
+        # modes say why not: no OpenGL, a 1-D objective); default: what the window shows
+        modes = getattr(parent, "view_modes", None)
+        self.view_mode = QComboBox()
+        for key, title in (("2d", "2-D"), ("3d", "3-D"), ("split", "2-D and 3-D side by side")):
+            self.view_mode.addItem(title, key)
+        if modes is not None:
+            modes.check_gl()
+            for i in (1, 2):
+                ok, why = modes.availability(self.view_mode.itemData(i))
+                if not ok:
+                    item = self.view_mode.model().item(i)
+                    item.setEnabled(False)
+                    item.setToolTip(why)
+            mode = modes.mode if mode is None else mode
+        self.view_mode.setCurrentIndex(max(self.view_mode.findData(mode or "2d"), 0))
+        self.view_mode.setToolTip("What the frames show: the heatmap, the 3-D surface (with "
+                                  "the window's camera and heights), or both")
+        self.orbit = QDoubleSpinBox()
+        self.orbit.setRange(-MAX_ORBIT, MAX_ORBIT)
+        self.orbit.setDecimals(0)
+        self.orbit.setSingleStep(15)
+        self.orbit.setSuffix("°")
+        self.orbit.setToolTip("How far the 3-D camera turns around the surface, from the "
+                              "first frame to the last (0: it stays)")
+        self.view_mode.currentIndexChanged.connect(
+            lambda _i: self.orbit.setEnabled(self.view_mode.currentData() != "2d"))
+        self.orbit.setEnabled(self.view_mode.currentData() != "2d")
+        row = QHBoxLayout()
+        row.addWidget(self.view_mode)
+        row.addWidget(QLabel("Orbit"))
+        row.addWidget(self.orbit)
+        form.addRow("View", row)
 
         self.format = QComboBox()
         self.format.addItems(["GIF", "MP4"])
@@ -227,7 +260,7 @@ class ExportDialog(QDialog):
         self.fps.setMaximum(self.GIF_MAX_FPS if gif else self.MP4_MAX_FPS)
 
     def _canvas_only_changed(self, on: bool) -> None:
-        for box in (self.trails, self.legend, self.loss_plot, self.arrows):
+        for box in (self.trails, self.legend, self.loss_plot):
             box.setEnabled(not on)
 
     def _browse(self) -> None:
@@ -273,7 +306,9 @@ class ExportDialog(QDialog):
                              trails=self.trails.isChecked() and not bare,
                              legend=self.legend.isChecked() and not bare,
                              loss_plot=self.loss_plot.isChecked() and not bare,
-                             arrows=self.arrows.isChecked() and not bare)
+                             mode=self.view_mode.currentData(),
+                             orbit=self.orbit.value() if self.view_mode.currentData() != "2d"
+                             else 0.0)
 
 
 def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> ExportResult | None:
@@ -310,7 +345,7 @@ def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> Expo
                                   size=opts.size, trails=opts.trails, legend=opts.legend,
                                   loss_plot=opts.loss_plot, loop=opts.loop,
                                   comment=_comment(opts, session), progress=tick,
-                                  arrows=opts.arrows)
+                                  mode=opts.mode, orbit=opts.orbit)
     except ExportCancelled:
         _status(window, "Export cancelled; nothing written")
         return None

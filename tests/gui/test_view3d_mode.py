@@ -303,3 +303,51 @@ def test_a_new_window_restores_the_3d_view_of_the_last_session(qtbot):
     assert restore_last_session(again)
     assert again.view_modes.mode == "3d"
     assert again.view_modes.stage3d.view.camera()["azimuth"] == 77.0
+
+
+# ---------------------------------------------------------------------------- export dialog
+
+def test_export_dialog_offers_the_views_the_window_can_show(window, monkeypatch):
+    from gdviz.gui.export_dialog import ExportDialog, ExportOptions
+
+    why = no_gl(monkeypatch)
+    dlg = ExportDialog(window)
+    assert dlg.view_mode.currentData() == "2d" and not dlg.orbit.isEnabled()
+    for i in (1, 2):
+        item = dlg.view_mode.model().item(i)
+        assert not item.isEnabled() and why in item.toolTip()
+    opts = dlg.options()
+    assert (opts.mode, opts.orbit) == ("2d", 0.0) and "--mode" not in opts.command()
+    # a window-less dialog offers all three; the orbit goes with a 3-D view only
+    free = ExportDialog(None, mode="3d")
+    assert free.view_mode.currentData() == "3d" and free.orbit.isEnabled()
+    free.orbit.setValue(90)
+    opts = free.options()
+    assert (opts.mode, opts.orbit) == ("3d", 90.0)
+    assert "--mode 3d --orbit 90" in opts.command() and "mode=3d, orbit=90" in opts.describe()
+    free.view_mode.setCurrentIndex(0)
+    assert not free.orbit.isEnabled() and free.options().orbit == 0.0
+    assert ExportOptions(mode="split").command().count("--orbit") == 0
+
+
+@needs_gl
+@pytest.mark.gl
+def test_export_from_the_window_in_3d(gl_window, tmp_path):
+    from PIL import Image
+
+    from gdviz.gui.export_dialog import ExportDialog, run_export
+
+    w = gl_window
+    w.view_modes.set_mode("3d")
+    dlg = ExportDialog(w, size=(200, 150), path=str(tmp_path / "a.gif"))
+    assert dlg.view_mode.currentData() == "3d"
+    dlg.orbit.setValue(45)
+    dlg.frames.setValue(5)
+    opts = dlg.options()
+    res = run_export(w, opts, interactive=False)
+    assert res is not None and res.frames == 5
+    with Image.open(opts.path) as im:
+        comment = im.info["comment"].decode()
+        assert im.n_frames == 5
+    assert "--mode 3d --orbit 45" in comment
+    assert json.loads(comment.split("session: ", 1)[1])["view3d"]["mode"] == "3d"
