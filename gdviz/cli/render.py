@@ -11,6 +11,9 @@ Example::
 
     gdviz render --objective rosenbrock --run adam:lr=0.05 --run sgd:lr=0.0005 \\
         --start=-1.5,2.5 --steps 200 --frames 200 --fps 25 --size 800x600 -o adam-vs-sgd.gif
+
+``--arrows`` draws each run's step (taken, gradient, momentum, look-ahead, step size) at its
+ball in every frame; ``--at K -o step.png`` writes a still of iteration K, for slides.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the legend (default on)")
     p.add_argument("--loss-plot", action="store_true", help="add the loss plot under the canvas")
+    p.add_argument("--arrows", action="store_true",
+                   help="draw each run's step at its ball: the step taken, the gradient step, "
+                        "the momentum, NAG's look-ahead, an adaptive method's step size")
+    p.add_argument("--at", type=int, metavar="K",
+                   help="write a still of iteration K (a .png; instead of --steps/--frames)")
     p.add_argument("--mode", choices=MODES, default="2d",
                    help="2d: the heatmap (default); 3d: the lit surface (OpenGL: a display, "
                         "or xvfb-run); split: both side by side")
@@ -109,6 +117,8 @@ class RenderJob:
     command: str
     mode: str = "2d"
     orbit: float = 0.0
+    arrows: bool = False
+    at: int | None = None      # a still of this iteration
 
 
 def plan(argv: Sequence[str]) -> RenderJob:
@@ -123,10 +133,13 @@ def plan(argv: Sequence[str]) -> RenderJob:
     obj = apply_race_options(args, session)
     # colours as the app would assign them, so the comment and the palette say what is drawn
     assign_colors(session.runs)
-    steps = args.steps if args.steps is not None else 200
-    if steps < 1 or steps > MAX_ITERATIONS:
+    if args.at is not None:
+        check_at(args)
+    steps = args.steps if args.steps is not None else 200 if args.at is None else args.at
+    if (steps < 1 and args.at is None) or steps > MAX_ITERATIONS:
         raise UsageError(f"invalid --steps {steps} (need 1..{MAX_ITERATIONS})")
-    frames = args.frames if args.frames is not None else min(steps + 1, 200)
+    frames = args.frames if args.frames is not None else \
+        min(steps + 1, 200) if args.at is None else 1
     if frames < 1 or frames > 10_000:
         raise UsageError(f"invalid --frames {frames} (need 1..10000)")
     if not (0 < args.fps <= 100):
@@ -162,7 +175,20 @@ def plan(argv: Sequence[str]) -> RenderJob:
     return RenderJob(session, out, steps, frames, args.fps, size, args.trails, args.legend,
                      args.loss_plot, None if args.loop == -1 else args.loop, args.quiet,
                      args.until_done, "gdviz render " + shlex.join(argv), args.mode,
-                     args.orbit)
+                     args.orbit, arrows=args.arrows, at=args.at)
+
+
+def check_at(args: argparse.Namespace) -> None:
+    """``--at K``: one still, of an iteration within the limit; UsageError otherwise."""
+    if not 0 <= args.at <= MAX_ITERATIONS:
+        raise UsageError(f"invalid --at {args.at} (need 0..{MAX_ITERATIONS})")
+    if Path(args.output).suffix.lower() != ".png":
+        raise UsageError(f"--at writes a still of one iteration: use a .png output, not "
+                         f"{args.output!r}")
+    given = [opt for opt, v in (("--steps", args.steps), ("--frames", args.frames))
+             if v is not None] + (["--until-done"] if args.until_done else [])
+    if given:
+        raise UsageError(f"--at K is the one iteration shown: drop {' and '.join(given)}")
 
 
 def describe(job: RenderJob, session: Session) -> str:
@@ -174,6 +200,10 @@ def describe(job: RenderJob, session: Session) -> str:
                 "until_done": job.until_done}
     if job.mode != "2d":
         settings.update(mode=job.mode, orbit=job.orbit)
+    if job.arrows:
+        settings["arrows"] = True
+    if job.at is not None:
+        settings["at"] = job.at
     return (f"Made with gdviz {__version__}: {job.command}\n"
             f"settings: {json.dumps(settings, separators=(',', ':'))}\n"
             f"session: {json.dumps(d, separators=(',', ':'))}")
@@ -217,7 +247,8 @@ def _render(argv: list[str], stop: Interrupts) -> int:
                                trails=job.trails, legend=job.legend,
                                loss_plot=job.loss_plot, loop=job.loop,
                                comment=describe(job, job.session), progress=progress,
-                               stage_factory=stage_factory, mode=job.mode, orbit=job.orbit)
+                               stage_factory=stage_factory, mode=job.mode, orbit=job.orbit,
+                               arrows=job.arrows)
     except (KeyboardInterrupt, ExportCancelled):
         fail("interrupted, nothing written")
         return stop.exit_code

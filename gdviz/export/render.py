@@ -98,7 +98,7 @@ class StageFrames:
         canvas.set_labels(list(stage.labels))
         self.ch = self.h - int(round(self.h * LOSS_FRACTION)) if loss_plot else self.h
         self.bg_color = QColor(self._bg())
-        moving = canvas.moving_items()
+        moving = stage.moving_items()  # balls, trails, ✕ marks, and the step's arrows
         legend_on = legend and canvas.legend.isVisible()
         self._static = self._static_items(canvas.scene(), [*moving, canvas.legend])
         # 1. the static layer: everything but the moving items and the legend
@@ -349,7 +349,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                      trails: bool = True, legend: bool = True, loss_plot: bool = False,
                      loop: int | None = 0, comment: str | None = None,
                      progress: Progress | None = None, stage_factory=None,
-                     mode: str = "2d", orbit: float = 0.0) -> ExportResult:
+                     mode: str = "2d", orbit: float = 0.0,
+                     arrows: bool = False) -> ExportResult:
     """Render ``session`` from its start points to ``path`` (.gif, .mp4 or .png).
 
     Frame 0 shows the start (iteration 0), frame ``i`` iteration ``i * steps // (frames - 1)``
@@ -359,6 +360,9 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     returning False cancels (``ExportCancelled``).  Nothing is written on cancel or error.  At
     most ``MAX_ITERATIONS`` (ExportError before any work).  Needs Qt (a QApplication is made if
     there is none).
+
+    ``arrows``: every visible run's step vectors at its first start point, from each frame's
+    iteration (``Stage.set_arrows``); they move with the balls.
 
     ``mode``: "2d" (the canvas), "3d" (the 3-D view, with the session's ``view3d`` camera and
     heights, else the default camera fitted to the frame) or "split" (both side by side);
@@ -397,6 +401,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
     race.set_max_steps(max(targets[-1], 1))
     stage3d = _stage3d(race, mode, width, height, loss_plot, orbit)
     stage = (stage_factory or Stage)(race)
+    if arrows:
+        stage.set_arrows(True, all_runs=True)
     colors = [r.color for r in race.runs if r.color and r.visible]
 
     fast: list = []
@@ -410,6 +416,8 @@ def export_animation(session: Session, path: str | os.PathLike[str], *,
                                    legend=legend, loss_plot=loss_plot))
         k = len(history[0][1]) - 1 if history else 0  # the frame's iteration
         stage.canvas.update_runs(history, race.starts, diverged=race.diverged(k))
+        if arrows:
+            stage.arrows.update(race, k)
         if stage3d is None:
             return fast[0].packed(history)
         stage3d.view.update_runs(history, race.starts, race.diverged(k))

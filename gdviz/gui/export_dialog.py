@@ -60,6 +60,7 @@ class ExportOptions:
     trails: bool = True
     legend: bool = True
     loss_plot: bool = False
+    arrows: bool = False               # each run's step vectors at its ball
     mode: str = "2d"                   # 2d, 3d (the surface) or split (both side by side)
     orbit: float = 0.0                 # degrees the 3-D camera turns over the animation
     extra: dict = field(default_factory=dict)
@@ -70,7 +71,8 @@ class ExportOptions:
         view = f", mode={self.mode}, orbit={self.orbit:g}" if self.mode != "2d" else ""
         return (f"exported from the gdviz app: {self.per_frame} iteration(s) per frame, {frames}, "
                 f"{self.fps:g} fps, {self.size[0]}x{self.size[1]}, trails={self.trails}, "
-                f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}{view}")
+                f"legend={self.legend}, loss_plot={self.loss_plot}, loop={self.loop}{view}"
+                + (", arrows=True" if self.arrows else ""))
 
     @property
     def iterations(self) -> int:
@@ -92,6 +94,8 @@ class ExportOptions:
             args.append("--no-legend")
         if self.loss_plot:
             args.append("--loss-plot")
+        if self.arrows:
+            args.append("--arrows")
         if self.mode != "2d":
             args += ["--mode", self.mode]
             if self.orbit:
@@ -110,7 +114,7 @@ class ExportDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None, *, size: tuple[int, int] = (800, 600),
                  path: str = "gdviz.gif", trails: bool = True, loss_plot: bool = False,
-                 mode: str | None = None) -> None:
+                 mode: str | None = None, arrows: bool = False) -> None:
         super().__init__(parent)
         self._confirmed = ""    # a path the file dialog already asked to overwrite
         self.setWindowTitle("Export animation")
@@ -180,11 +184,17 @@ class ExportDialog(QDialog):
         self.legend.setChecked(True)
         self.loss_plot = QCheckBox("Loss plot")
         self.loss_plot.setChecked(loss_plot)
+        self.arrows = QCheckBox("Arrows")
+        self.arrows.setChecked(arrows)
+        self.arrows.setToolTip("Each run's step at its ball, in every frame: the step taken, "
+                               "the gradient step, the momentum, NAG's look-ahead and an "
+                               "adaptive method's step size")
         self.canvas_only = QCheckBox("Canvas only")
-        self.canvas_only.setToolTip("The surface and the balls: no trails, legend or loss plot")
+        self.canvas_only.setToolTip("The surface and the balls: no trails, legend, loss plot "
+                                    "or arrows")
         self.canvas_only.toggled.connect(self._canvas_only_changed)
         row = QHBoxLayout()
-        for w in (self.trails, self.legend, self.loss_plot, self.canvas_only):
+        for w in (self.trails, self.legend, self.loss_plot, self.arrows, self.canvas_only):
             row.addWidget(w)
         form.addRow("Include", row)
 
@@ -260,7 +270,7 @@ class ExportDialog(QDialog):
         self.fps.setMaximum(self.GIF_MAX_FPS if gif else self.MP4_MAX_FPS)
 
     def _canvas_only_changed(self, on: bool) -> None:
-        for box in (self.trails, self.legend, self.loss_plot):
+        for box in (self.trails, self.legend, self.loss_plot, self.arrows):
             box.setEnabled(not on)
 
     def _browse(self) -> None:
@@ -306,6 +316,7 @@ class ExportDialog(QDialog):
                              trails=self.trails.isChecked() and not bare,
                              legend=self.legend.isChecked() and not bare,
                              loss_plot=self.loss_plot.isChecked() and not bare,
+                             arrows=self.arrows.isChecked() and not bare,
                              mode=self.view_mode.currentData(),
                              orbit=self.orbit.value() if self.view_mode.currentData() != "2d"
                              else 0.0)
@@ -345,7 +356,7 @@ def run_export(window, opts: ExportOptions, *, interactive: bool = True) -> Expo
                                   size=opts.size, trails=opts.trails, legend=opts.legend,
                                   loss_plot=opts.loss_plot, loop=opts.loop,
                                   comment=_comment(opts, session), progress=tick,
-                                  mode=opts.mode, orbit=opts.orbit)
+                                  mode=opts.mode, orbit=opts.orbit, arrows=opts.arrows)
     except ExportCancelled:
         _status(window, "Export cancelled; nothing written")
         return None
