@@ -9,6 +9,12 @@ iterations with the loss plot shown (a frame must not cost more as a run goes on
 a synchronous repaint of the visible stage; "render" is Stage.render(800, 600) of a stage never
 shown, as the exporter does.  ``--3d``: the 3-D view against the 2-D canvas at 1200×800 (see
 ``frame_time_3d``).
+
+With the step's arrows (``Stage.set_arrows``): the 8-run case again with the selected run's
+arrows, and with every run's, against the same case without (target ≤ 1.3×).  ``--seek``:
+8 runs of 1 000 000 iterations (``--seek-steps``), then seeks to random iterations: the race
+alone, the explanation of the selected run there (recomputed from the last checkpoint, at
+most 255 steps), and the whole seek as the window does it (the stage follows, arrows on).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ def measure(stage, controller, app, frames: int, mode: str) -> float:
     return statistics.median(times[10:]) * 1000.0
 
 
-def make(runs, starts, trails: bool, shown: bool, loss: bool = False):
+def make(runs, starts, trails: bool, shown: bool, loss: bool = False, arrows: str = ""):
     from gdviz.core.race import Race
     from gdviz.scene.stage import Stage
     c = Race()
@@ -55,7 +61,58 @@ def make(runs, starts, trails: bool, shown: bool, loss: bool = False):
     if shown:
         s.show()
     s.set_trails_visible(trails)
+    if arrows:  # "selected": run 0's arrows; "all": every run's
+        s.set_arrows(True, all_runs=arrows == "all")
     return c, s
+
+
+def seek_time(app, steps: int, seeks: int = 25) -> None:
+    """Seeks in 8 runs of ``steps`` iterations (histories kept, optimizer states at
+    checkpoints every 256 iterations): median and worst over ``seeks`` random iterations."""
+    from gdviz.core.race import Race
+    from gdviz.scene.stage import Stage
+    names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
+    runs = [RunSpec(names[i], {"lr": 0.0005 if i < 3 else 0.01}) for i in range(8)]
+    race = Race(runs)
+    race.set_starts([[-1.5, 2.5]])
+    race.set_max_steps(steps)
+    t0 = time.perf_counter()
+    race.run_to(steps)
+    kept = sum(a.nbytes for tr in race.tracks for a in (tr._pos, tr._val, tr._gn))
+    print(f"seek: 8 runs simulated to iteration {race.end:,} in {time.perf_counter() - t0:.1f} s;"
+          f" histories {kept / 2**20:.0f} MB", flush=True)
+    rng = np.random.default_rng(1)
+    ks = [int(k) for k in rng.integers(0, race.end, seeks)]
+    model, expl, whole = [], [], []
+    with race.events.blocked():
+        for k in ks:
+            t = time.perf_counter()
+            race.seek(k)
+            model.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            race.explain(5)  # Adam, from the state at k: recomputed from its checkpoint
+            expl.append(time.perf_counter() - t)
+    race.seek(race.end)
+    stage = Stage(race)
+    stage.resize(900, 700)
+    stage.loss.hide()
+    stage.set_selected_run(5)
+    stage.set_arrows(True)
+    stage.show()
+    app.processEvents()
+    for k in ks:
+        t = time.perf_counter()
+        race.seek(k)              # the stage follows: balls, trails, arrows explained at k
+        stage.canvas.repaint()
+        app.processEvents()
+        whole.append(time.perf_counter() - t)
+    for label, ts in (("race.seek(k) alone", model), ("explain at k (≤ 255 steps)", expl),
+                      ("seek + stage + arrows + paint", whole)):
+        print(f"seek: {label:30s} median {statistics.median(ts) * 1000:7.2f} ms, "
+              f"worst {max(ts) * 1000:7.2f} ms", flush=True)
+    stage.close()
+    stage.deleteLater()
+    app.processEvents()
 
 
 def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -> None:
@@ -151,6 +208,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--only", default="", help="run only the cases whose label contains this")
+    ap.add_argument("--seek", action="store_true",
+                    help="only the seek measurement (8 runs x --seek-steps iterations)")
+    ap.add_argument("--seek-steps", type=int, default=1_000_000)
     ap.add_argument("--3d", dest="three_d", action="store_true",
                     help="only the 3-D view against the 2-D canvas (OpenGL: run under "
                          "xvfb-run with QT_QPA_PLATFORM=xcb)")
@@ -158,6 +218,9 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     if args.three_d:
         frame_time_3d(app, args.frames)
+        return
+    if args.seek:
+        seek_time(app, args.seek_steps)
         return
     canvas_mod.GRID = 512
     names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
@@ -184,6 +247,33 @@ def main() -> None:
                   flush=True)
             s.close()
             s.deleteLater()
+            app.processEvents()
+    if not args.only or "arrows" in args.only:
+        arrows_ratio(app, runs8, args.frames)
+
+
+def arrows_ratio(app, runs, frames: int) -> None:
+    """The 8-run case with the step's arrows (the selected run's, then every run's) against
+    the same case without, measured in turns of 10 frames so that both see the same load."""
+    for arrows in ("selected", "all"):
+        for mode in ("paint", "render"):
+            pair = [make(runs, [[-1.5, 2.5]], True, shown=mode == "paint", arrows=a)
+                    for a in ("", arrows)]
+            for c, _s in pair:
+                c.step(100)
+            times: list[list[float]] = [[], []]
+            for _turn in range(max(frames // 10, 2)):
+                for k, (c, s) in enumerate(pair):
+                    times[k].append(measure(s, c, app, 10, mode))
+            base, with_arrows = (statistics.median(t) for t in times)
+            ratio = with_arrows / base
+            label = f"8 runs, {'selected run' if arrows == 'selected' else 'every run'}'s arrows"
+            print(f"{label:32s} {mode:6s} {with_arrows:6.2f} ms/frame, {base:6.2f} without: "
+                  f"{ratio:4.2f}x  (target ≤ 1.3x: {'ok' if ratio <= 1.3 else 'over'})",
+                  flush=True)
+            for _c, s in pair:
+                s.close()
+                s.deleteLater()
             app.processEvents()
 
 

@@ -52,14 +52,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from ..core.explain import Explanation, explain
 from ..core.optimizers.explaining import num, vec
 from ..core.race import CHECKPOINT, Race
 from ..core.simulate import advance_evaluated
-from .canvas import _ViewBounded
 
 MIN_PX = 14.0          # shortest arrow drawn, in pixels (a shorter vector is drawn this long)
 TARGET_PX = 40.0       # a run's longest vector is magnified to at least this many pixels ...
@@ -230,6 +230,10 @@ def arrow_points(p: np.ndarray, v: np.ndarray, px: tuple[float, float],
     return ArrowGeometry(pts, used, ok, end, clipped & ok, scaled & ok)
 
 
+_CIRCLE = np.column_stack([np.cos(np.linspace(0.0, 2.0 * np.pi, ELLIPSE_POINTS)),
+                          np.sin(np.linspace(0.0, 2.0 * np.pi, ELLIPSE_POINTS))])
+
+
 def ellipse_points(c: np.ndarray, half_axes: np.ndarray, px: tuple[float, float],
                    view) -> np.ndarray | None:
     """The outline ``(ELLIPSE_POINTS, 2)`` of the axis-aligned ellipse with centre ``c`` and
@@ -248,8 +252,7 @@ def ellipse_points(c: np.ndarray, half_axes: np.ndarray, px: tuple[float, float]
         if a.max() < MIN_ELLIPSE_PX:
             a = a * (MIN_ELLIPSE_PX / a.max())
         a = np.minimum(a, 4.0 * np.array([x1 - x0, y1 - y0]) / scale)
-        ang = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_POINTS)
-        out = c + np.column_stack([np.cos(ang) * a[0], np.sin(ang) * a[1]]) * scale
+        out = c + _CIRCLE * (a * scale)
     return out if np.isfinite(out).all() else None
 
 
@@ -353,16 +356,61 @@ def _inside(p: np.ndarray, view) -> bool:
 
 # ---------------------------------------------------------------------------- the layer
 
-class ArrowItem(_ViewBounded, pg.PlotCurveItem):
-    """One quantity of one run (its point pairs); the hover text is its true value."""
+class ArrowItem(QGraphicsPathItem):
+    """One quantity of one run: point pairs (or a closed outline) in data units, drawn by Qt
+    in C++ with a cosmetic pen, anti-aliased; the hover text is its true value.
 
-    def __init__(self, *args, tip=None, **kw) -> None:
-        super().__init__(*args, **kw)
+    Its bounding rect is the view's (as the balls' and trails', see ``canvas._ViewBounded``):
+    the view clips it, and the exact one would cost more than the drawing.
+    """
+
+    def __init__(self, pen, *, tip=None, connect: str = "pairs") -> None:
+        super().__init__()
+        self.setPen(pen)
+        self.connect = connect
         self._tip = tip
+        self._x = self._y = np.empty(0)
+        self._hover_width = 1.0
+        self.setAcceptHoverEvents(tip is not None)
 
-    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph name)
-        if self._tip is not None and not ev.isExit():
+    def setData(self, x, y, connect: str | None = None, hover_width: float = 1.0) -> None:  # noqa: N802
+        """Draw ``x, y``: point pairs (``connect="pairs"``) or one polyline (``"all"``)."""
+        self._x, self._y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        self.connect = connect or self.connect
+        self._hover_width = hover_width
+        path = QPainterPath()
+        if self.connect == "pairs":
+            for i in range(0, len(self._x) - 1, 2):
+                path.moveTo(self._x[i], self._y[i])
+                path.lineTo(self._x[i + 1], self._y[i + 1])
+        elif len(self._x):
+            path = pg.arrayToQPath(self._x, self._y, connect="all")
+        self.setPath(path)
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 (pyqtgraph's name)
+        return self._x, self._y
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt name)
+        view = self.parentItem()
+        while view is not None and not isinstance(view, pg.ViewBox):
+            view = view.parentItem()
+        return view.viewRect() if view is not None else self.path().controlPointRect()
+
+    def shape(self) -> QPainterPath:
+        """Where the mouse finds it: the drawn lines, ``hover_width`` data units wide."""
+        stroker = QPainterPathStroker()
+        stroker.setWidth(self._hover_width)
+        return stroker.createStroke(self.path())
+
+    def paint(self, p, option, widget=None) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(self.pen())
+        p.drawPath(self.path())
+
+    def hoverEnterEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        if self._tip is not None:
             self.setToolTip(self._tip())
+        super().hoverEnterEvent(ev)
 
 
 @dataclass
@@ -385,6 +433,7 @@ class RunArrows:
     drawn: dict[str, np.ndarray] = field(default_factory=dict)   # style -> segments / outline
     geometry: dict[str, ArrowGeometry] = field(default_factory=dict)
     magnification: float = 1.0                                   # drawn length / true length
+    anchor: tuple = (0.0, 1.0)                                   # the label's, as last set
 
 
 class ArrowLayer:
@@ -475,8 +524,8 @@ class ArrowLayer:
             color = spec.color or "#ffffff"
             items = {}
             for s in STYLES:
-                it = ArrowItem(pen=make_pen(s, color), connect="pairs" if s != "ellipse"
-                               else "all", antialias=True, tip=self._tip_for(i, s))
+                it = ArrowItem(make_pen(s, color), tip=self._tip_for(i, s),
+                               connect="pairs" if s != "ellipse" else "all")
                 it.setZValue(Z_ARROWS + (0.5 if s == "step" else 0.0))
                 it.setVisible(False)
                 plot.addItem(it)
@@ -708,8 +757,8 @@ class ArrowLayer:
     def _draw(self, dim: int) -> None:
         """Lay out the frame's vectors in pixels and push them to the items."""
         view, px = self._view()
+        self._hover_width = 8.0 * max(px) if px is not None else 1.0
         drawn: set[tuple[int, str]] = set()
-        present: set[str] = set()
         if view is not None and self._frame:
             ps, vs, keys = self._arrows(dim, px)
             geo = arrow_points(np.array(ps), np.array(vs), px, view)  # all in one call
@@ -730,9 +779,6 @@ class ArrowLayer:
                                                    geo.shown[rows], geo.end[rows],
                                                    geo.clipped[rows], geo.scaled[rows])
                 drawn.add((i, style))
-                present.add(style)
-                if geo.clipped[rows].any():
-                    present.add("clipped")
             for i, d in self._frame.items():
                 ra = self.runs[i]
                 shapes = []
@@ -745,7 +791,6 @@ class ArrowLayer:
                     if pts is not None:
                         self._set(ra, style, pts, connect)
                         drawn.add((i, style))
-                        present.add(style)
                 if ra.magnification > 1 and any(k[0] == i for k in drawn):
                     ball = self._anchor(d, 0, dim, px)
                     text = magnification_text(ra.magnification)
@@ -757,11 +802,13 @@ class ArrowLayer:
                     if g is not None and g.shown[0]:
                         du = (g.end[0] - ball) / np.array(px)
                         u = du / max(float(np.hypot(*du)), 1e-9)
-                    ra.label.setAnchor(((1 + u[0]) / 2, (1 - u[1]) / 2))
+                    anchor = (round((1 + u[0]) / 2, 1), round((1 - u[1]) / 2, 1))
+                    if anchor != ra.anchor:
+                        ra.anchor = anchor
+                        ra.label.setAnchor(anchor)
                     ra.label.setPos(ball[0] - 10 * u[0] * px[0], ball[1] - 10 * u[1] * px[1])
                     ra.label.setVisible(True)
                     drawn.add((i, "label"))
-                    present.add("magnified")
         for i, ra in enumerate(self.runs):
             for style, it in ra.items.items():
                 if (i, style) not in drawn:
@@ -771,15 +818,30 @@ class ArrowLayer:
                     ra.geometry.pop(style, None)
             if (i, "label") not in drawn and ra.label.isVisible():
                 ra.label.setVisible(False)
-        if self.field:
-            present.add("field")
-        self._fill_key(tuple(s for s in (*STYLES, "magnified", "clipped", "field")
-                             if s in present))
+        self._fill_key(self._key_for(dim))
 
-    @staticmethod
-    def _set(ra: RunArrows, style: str, pts: np.ndarray, connect: str) -> None:
+    def _key_for(self, dim: int) -> tuple[str, ...]:
+        """The key's entries: the styles the drawn runs' methods have (not what happens to
+        be drawn this frame, so that the key does not change from frame to frame)."""
+        have = {"step", "magnified", "clipped"}
+        for d in self._frame.values():
+            if "grad_step" in d:
+                have.add("grad_step")
+            if "momentum_step" in d:
+                have.add("momentum")
+            if "lookahead_step" in d:
+                have.add("lookahead")
+            if "effective_lr" in d:
+                have.add("ellipse")
+        if dim == 1 and self._frame:
+            have.add("tangent")
+        if self.field:
+            have.add("field")
+        return tuple(s for s in (*STYLES, "magnified", "clipped", "field") if s in have)
+
+    def _set(self, ra: RunArrows, style: str, pts: np.ndarray, connect: str) -> None:
         it = ra.items[style]
-        it.setData(pts[:, 0], pts[:, 1], connect=connect)
+        it.setData(pts[:, 0], pts[:, 1], connect=connect, hover_width=self._hover_width)
         ra.drawn[style] = pts
         if not it.isVisible():
             it.setVisible(True)

@@ -284,7 +284,7 @@ def test_vector_past_the_view_is_clipped_with_a_mark(qtbot):
     assert len(pts) == 10  # the » mark: a second head
     assert (pts[:, 0] >= x0).all() and (pts[:, 0] <= x1).all()
     assert (pts[:, 1] >= y0).all() and (pts[:, 1] <= y1).all()
-    assert "clipped" in stage.arrows._key_styles
+    assert "clipped" in stage.arrows._key_styles and len(stage.arrows.key.items) >= 4
 
 
 def test_minimum_drawn_length_in_pixels(qtbot):
