@@ -154,6 +154,26 @@ def test_split_is_the_2d_frame_and_the_3d_frame_side_by_side(tmp_path):
 
 @needs_gl
 @pytest.mark.gl
+def test_split_mp4_and_until_done(tmp_path):
+    import imageio_ffmpeg
+
+    from gdviz.export.render import export_animation
+
+    out = tmp_path / "a.mp4"
+    res = export_animation(session(), out, steps=20, frames=6, size=(161, 81), mode="split",
+                           orbit=30)
+    assert res.frames == 6 and res.size == (162, 82)
+    assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 6
+    # until every run is done: fewer frames than the cap, the last showing where they stopped
+    gif = tmp_path / "u.gif"
+    res = export_animation(session(), gif, steps=2000, frames=50, until_done=True,
+                           size=(120, 90), mode="3d")
+    assert 1 < res.frames < 50 and res.iterations < 2000
+    assert len(frames_of(gif)) == res.frames
+
+
+@needs_gl
+@pytest.mark.gl
 def test_the_sessions_camera_and_heights_are_used(tmp_path):
     from gdviz.core.race import Race
     from gdviz.export.render import export_animation
