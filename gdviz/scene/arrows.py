@@ -84,15 +84,15 @@ Z_FIELD, Z_ARROWS, Z_KEY = -5, 102, 120
 # style -> (the key's text, pen)
 STYLES = ("step", "grad_step", "momentum", "lookahead", "ellipse", "tangent")
 KEY_TEXT = {
-    "step": "step taken θₜ₊₁ − θₜ",
-    "grad_step": "gradient step −lr·∇f(θₜ)",
-    "momentum": "momentum's share of the step",
-    "lookahead": "look-ahead θ̃ (ring), −lr·∇f(θ̃) from it",
-    "ellipse": "step for a unit gradient, per axis",
-    "tangent": "tangent at θₜ",
-    "clipped": "» runs on past the view's edge",
-    "magnified": "×m: drawn m times longer than it is",
-    "field": "−∇f direction (brighter: steeper)",
+    "step": "step θₜ₊₁ − θₜ",
+    "grad_step": "−lr·∇f(θₜ)",
+    "momentum": "momentum",
+    "lookahead": "look-ahead θ̃, −lr·∇f(θ̃)",
+    "ellipse": "step per unit gradient",
+    "tangent": "tangent",
+    "magnified": "×m: m times longer",
+    "clipped": "»: goes on past the edge",
+    "field": "−∇f (brighter: steeper)",
 }
 DESCRIBE_TEXT = {
     "step": "step taken θₜ₊₁ − θₜ",
@@ -238,8 +238,8 @@ def ellipse_points(c: np.ndarray, half_axes: np.ndarray, px: tuple[float, float]
                    view) -> np.ndarray | None:
     """The outline ``(ELLIPSE_POINTS, 2)`` of the axis-aligned ellipse with centre ``c`` and
     half-axes ``half_axes`` (data units, as drawn), its larger half-axis at least
-    ``MIN_ELLIPSE_PX`` pixels (aspect kept) and each at most a few views wide; None when not
-    drawable."""
+    ``MIN_ELLIPSE_PX`` pixels and at most a third of the view's smaller side (aspect kept
+    both ways); None when not drawable."""
     scale = np.array(px, dtype=float)
     (x0, x1), (y0, y1) = view
     with np.errstate(all="ignore"):
@@ -251,7 +251,9 @@ def ellipse_points(c: np.ndarray, half_axes: np.ndarray, px: tuple[float, float]
             return None
         if a.max() < MIN_ELLIPSE_PX:
             a = a * (MIN_ELLIPSE_PX / a.max())
-        a = np.minimum(a, 4.0 * np.array([x1 - x0, y1 - y0]) / scale)
+        most = min((x1 - x0) / scale[0], (y1 - y0) / scale[1]) / 3.0
+        if a.max() > most:
+            a = a * (most / a.max())
         out = c + _CIRCLE * (a * scale)
     return out if np.isfinite(out).all() else None
 
@@ -486,6 +488,7 @@ class ArrowLayer:
         self._frame.clear()
         self._field_key = None
         self._hide_runs()
+        self._place_key()
         if self.on and self.field:
             self.refresh_field()
 
@@ -566,11 +569,21 @@ class ArrowLayer:
                             brush=pg.mkBrush(20, 22, 28, 150), pen=pg.mkPen(85, 85, 85, 160),
                             labelTextSize="8pt", verSpacing=-6)
         key.setParentItem(self.canvas.plotItem.vb)
-        key.anchor(itemPos=(0, 1), parentPos=(0, 1), offset=(10, -10))
         key.setZValue(Z_KEY)
         key.setToolTip("The arrows' styles; hover an arrow for its true length")
         self.key = key
+        self._place_key()
         self._fill_key(("step", "grad_step", "momentum"))
+
+    def _place_key(self) -> None:
+        """Bottom left in 2-D; top left in 1-D, where the balls roll at the bottom."""
+        if self.key is None:
+            return
+        obj = self.canvas.objective
+        if obj is not None and obj.dim == 1:
+            self.key.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(10, 10))
+        else:
+            self.key.anchor(itemPos=(0, 1), parentPos=(0, 1), offset=(10, -10))
 
     def _fill_key(self, styles: tuple) -> None:
         key = self.key
