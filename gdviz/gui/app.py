@@ -65,6 +65,7 @@ def build_window(ns, obj, runs, starts, view=None):
 
 def run_app(ns, obj, runs, starts, view=None, *, t0: float | None = None) -> int:
     """Show the window with the parsed options applied, and run the event loop."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .theme import apply_theme
@@ -87,7 +88,9 @@ def run_app(ns, obj, runs, starts, view=None, *, t0: float | None = None) -> int
             print(f"startup to first paint: {age:.0f} ms since process start "
                   f"({in_py:.0f} ms since gdviz.cli was imported)"
                   if age is not None else f"startup to first paint: {in_py:.0f} ms", flush=True)
-            app.quit()
+            # from the event loop: quitting inside the window's first paint crashes Qt when
+            # an OpenGL widget (the 3-D view) is in that window
+            QTimer.singleShot(0, app.quit)
         win.firstPaint.connect(report)
     win.show()
     if ns.play:
