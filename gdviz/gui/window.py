@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
         self._max_changed(c.max_steps)
         self._status_changed()
         self._show_counters()
+        from .lab import install_lab  # the Landscape menu and its docks
+        self.lab = install_lab(self)
         self._painted = False
         # the installed packages' plugins load after the first paint, which they must not delay
         self.firstPaint.connect(lambda: QTimer.singleShot(0, self, self._installed_plugins))

@@ -323,18 +323,25 @@ class SweepPlot(pg.PlotWidget):
             sample = pg.PlotDataItem(pen=None, symbol="x", symbolSize=9,
                                      symbolPen=pg.mkPen("#c8ccd4"), symbolBrush="#c8ccd4")
             self.legend.addItem(sample, "diverged (along the top)")
+        self.set_current(current)
+        if self.sweeps:
+            lx = np.concatenate([np.log10(sw.lrs) for _l, _c, sw in self.sweeps])
+            pi.setXRange(float(lx.min()), float(lx.max()), padding=0.03)
+            pi.setYRange(math.log10(lo), math.log10(top), padding=0.05)
+
+    def set_current(self, current: Sequence[float | None] | None) -> None:
+        """Each run's own learning rate as a dashed line in its colour (None: no line)."""
+        for line in self.current:
+            self.plotItem.removeItem(line)
+        self.current = []
         for (_l, color, _s), lr in zip(self.sweeps, current or [], strict=False):
             if lr is None or not lr > 0:
                 continue
             line = pg.InfiniteLine(math.log10(lr), angle=90,
                                    pen=pg.mkPen(QColor(color), width=1,
                                                 style=Qt.PenStyle.DashLine))
-            pi.addItem(line)
+            self.plotItem.addItem(line)
             self.current.append(line)
-        if self.sweeps:
-            lx = np.concatenate([np.log10(sw.lrs) for _l, _c, sw in self.sweeps])
-            pi.setXRange(float(lx.min()), float(lx.max()), padding=0.03)
-            pi.setYRange(math.log10(lo), math.log10(top), padding=0.05)
 
     def diverged_count(self, index: int) -> int:
         """How many learning rates of curve ``index`` are marked diverged."""
