@@ -137,3 +137,15 @@ def test_at_zero_is_the_start(tmp_path):
     r = render(*RUNS, "--at", 0, "--arrows", "-o", out)
     assert r.returncode == 0, r.stderr
     assert "0 iterations" in r.stdout
+
+
+def test_export_dialog_arrows_box(qapp):
+    from gdviz.gui.export_dialog import ExportDialog, ExportOptions
+
+    d = ExportDialog(arrows=True)
+    opts = d.options()
+    assert opts.arrows and "--arrows" in opts.command() and "arrows=True" in opts.describe()
+    d.canvas_only.setChecked(True)  # the surface and the balls only
+    assert not d.arrows.isEnabled() and not d.options().arrows
+    d.deleteLater()
+    assert "--arrows" not in ExportOptions().command()
