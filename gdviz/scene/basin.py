@@ -33,7 +33,7 @@ from .canvas import BG, colour_values, marching_squares
 
 MAX_MAPS = 4
 OVERLAY_Z = -15          # above the heatmap (-20), under the contours (-10) and the runs
-OVERLAY_OPACITY = 0.7
+OVERLAY_OPACITY = 0.85
 GAP_FLOOR = 1e-16        # f − f* at or below this is drawn here (reached f* to rounding)
 PICK_PIXELS = 24         # a click picks a sweep point at most this far away
 TEXT = "#c8ccd4"
@@ -85,6 +85,20 @@ def key_html(bm: BasinMap, size: str = "9pt") -> str:
         rows.append(f"<span style='color:#9aa0ab; font-size:{size}'>still running after "
                     f"{bm.steps} steps: {100 * running:.1f} % (dimmed)</span>")
     return "<br>".join(rows)
+
+
+def key_html_compact(bm: BasinMap, size: str = "8pt") -> str:
+    """The key in a line or two: a swatch and a share per entry, zero shares left out (the
+    known minima are in the same order and colours on every map of an objective)."""
+    parts = []
+    for e in basin_key(bm):
+        if e.share <= 0 and not e.text.startswith("minimum"):
+            continue
+        swatch = "#3a3d45" if e.color == DIVERGED_COLOR else e.color
+        parts.append(f"<span style='color:{swatch}; font-size:{size}'>&#9632;</span>"
+                     f"<span style='color:{TEXT}; font-size:{size}'>&nbsp;"
+                     f"{100 * e.share:.1f}&nbsp;%</span>")
+    return " ".join(parts)
 
 
 def map_image(bm: BasinMap, dim_running: float = 0.5) -> np.ndarray:
@@ -171,8 +185,9 @@ class BasinFigure(pg.GraphicsLayoutWidget):
         self.maps: list[tuple[str, BasinMap]] = []
 
     def set_maps(self, objective: Objective, maps: Sequence[tuple[str, BasinMap]],
-                 columns: int | None = None) -> None:
-        """Show ``maps`` (``(title, BasinMap)`` pairs over the same view) side by side."""
+                 columns: int | None = None, compact: bool = False) -> None:
+        """Show ``maps`` (``(title, BasinMap)`` pairs over the same view) side by side;
+        ``compact``: each key on a line or two (swatches and shares, no names)."""
         maps = list(maps)
         if len(maps) > MAX_MAPS:
             raise ValueError(f"Invalid maps: {len(maps)} (at most {MAX_MAPS} side by side)")
@@ -226,7 +241,7 @@ class BasinFigure(pg.GraphicsLayoutWidget):
                 plot.setXLink(self.plots[0])
                 plot.setYLink(self.plots[0])
             key = pg.LabelItem(justify="left")
-            key.setText(key_html(bm))
+            key.setText(key_html_compact(bm) if compact else key_html(bm))
             self.addItem(key, row=row + 1, col=col)
             self.plots.append(plot)
             self.images.append(img)

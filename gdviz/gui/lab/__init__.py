@@ -39,6 +39,12 @@ class Lab(QObject):
                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.sweep_dock = self._dock("Sweep", "lab-sweep", self.sweep,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        # on the right, as tabs with the docks already there: each gets the area's height
+        right = [d for d in window.findChildren(QDockWidget)
+                 if d not in (self.basins_dock, self.sweep_dock) and not d.isFloating()
+                 and window.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea]
+        if right:
+            window.tabifyDockWidget(right[0], self.basins_dock)
         window.tabifyDockWidget(self.basins_dock, self.sweep_dock)
         self.table_dock = self._dock("Race table", "lab-table", self.table,
                                      Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -38,6 +38,7 @@ from ...scene.basin import MAX_MAPS, OVERLAY_OPACITY, BasinFigure, BasinOverlay,
 from .worker import JobBar
 
 DEFAULT_GRID, DEFAULT_STEPS = 256, 500
+KEY_ROWS = 8   # the key shows this many rows at most before it scrolls
 
 
 def swatch(color: str) -> QIcon:
@@ -140,7 +141,7 @@ class BasinsPanel(QWidget):
         self.key = QListWidget()
         self.key.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.key.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.key.setMaximumHeight(150)
+        self.key.setFixedHeight(60)
         self.key.setToolTip("Each basin's share of the starts; a start still running is drawn "
                             "dimmed, in the basin of the minimum it is near")
         self.info = QLabel("No map yet: Compute… runs every chosen optimizer from every point "
@@ -218,7 +219,7 @@ class BasinsPanel(QWidget):
         self.which.clear()
         self.which.addItems([label for label, _bm in maps])
         self.which.blockSignals(False)
-        self.figure.set_maps(obj, maps, columns=2 if len(maps) > 2 else len(maps))
+        self.figure.set_maps(obj, maps, columns=2 if len(maps) > 2 else len(maps), compact=True)
         bm = maps[0][1]
         (x0, x1) = bm.view[0]
         where = f"x ∈ [{x0:.3g}, {x1:.3g}]"
@@ -242,6 +243,8 @@ class BasinsPanel(QWidget):
         self.overlay.setVisible(self.show_check.isChecked())
         for e in basin_key(bm):
             self.key.addItem(QListWidgetItem(swatch(e.color), f"{e.text}: {100 * e.share:.1f} %"))
+        rows = min(self.key.count(), KEY_ROWS)
+        self.key.setFixedHeight(rows * self.key.sizeHintForRow(0) + 2 * self.key.frameWidth() + 2)
 
     def key_texts(self) -> list[str]:
         return [self.key.item(i).text() for i in range(self.key.count())]

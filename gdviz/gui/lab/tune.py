@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import html
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
@@ -184,7 +185,7 @@ class Tuner:
         for s in mine:
             legend.removeItem(s.item)
         if self.tuned is not None:
-            legend.addItem(self._sample, self.text)
+            legend.addItem(self._sample, html.escape(self.text))   # the label reads HTML
             self.badge.setText(self.text)
         self.badge.setVisible(self.tuned is not None)
 

@@ -183,11 +183,11 @@ def test_tune_sets_best_lr_and_says_so(window, qtbot):
         assert spec.hyper["lr"] == best.lr
     assert c.iteration == 0          # the race restarted
     texts = window.stage.canvas.legend_texts()
-    assert "tuned: fewest steps to f−f*<0.001" in texts
+    assert "tuned: fewest steps to f−f*&lt;0.001" in texts
     assert lab.tuner.badge.isVisible() and "tuned" in lab.tuner.badge.text()
     # a colour does not untune it
     c.set_run_look(0, color="#123456")
-    assert "tuned: fewest steps to f−f*<0.001" in window.stage.canvas.legend_texts()
+    assert "tuned: fewest steps to f−f*&lt;0.001" in window.stage.canvas.legend_texts()
     # a new learning rate does
     new = RunSpec(c.runs[1].optimizer, {**c.runs[1].hyper, "lr": 0.0001})
     c.update_run(1, new)
