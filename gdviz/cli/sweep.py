@@ -172,7 +172,8 @@ def _compute(argv, stop, progress, session, obj, start, lrs, second, steps, tol,
                              in zip(results, session.runs, strict=True)], files.size)
     text = sweep_csv(results) if files.csv is not None else None
     written = write_files(files, image, comment(PROG, argv, settings, session), text, stop)
-    shape = f"{lrs.size} learning rates" + (f" × {second[0][1].size} {second[0][0]} values"
+    names = " / ".join(dict.fromkeys(name for name, _v in second))
+    shape = f"{lrs.size} learning rates" + (f" × {second[0][1].size} {names} values"
                                              if second else "")
     out = [f"Wrote {' and '.join(written)}: {n} run{'s' * (n > 1)}, {shape}, {steps} steps, "
            f"in {time.perf_counter() - t0:.1f} s"]
