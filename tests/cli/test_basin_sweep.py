@@ -181,7 +181,7 @@ def test_sweep_2d_phase_diagram(tmp_path):
               "--lr", "1e-4:1", "--momentum", "0:0.99", "--points", "12x8", "--steps", 120,
               "--start=-1,1", "-o", tmp_path / "p.png", "--csv", tmp_path / "p.csv")
     assert r.returncode == 0, r.stderr
-    assert "12 learning rates × 8 momentum values" in r.stdout
+    assert "12 learning rates × 8 momentum / beta1 values" in r.stdout
     (w, h), comment = png_comment(tmp_path / "p.png")
     assert w == 2 * 600 and h == 500
     assert "--momentum 0:0.99 --points 12x8" in comment
