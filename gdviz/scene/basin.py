@@ -299,11 +299,18 @@ class SweepPlot(pg.PlotWidget):
         self.sweeps = list(sweeps)
         if any(sw.second is not None for _l, _c, sw in self.sweeps):
             raise ValueError("Invalid sweep: a 2-D sweep is drawn by PhasePlot")
+        # f − f* where f* is known; else f while every final f is positive; else f above the
+        # lowest final f (+ δ, so that it shows on a log axis), as the loss plot does
         known = all(sw.f_star is not None for _l, _c, sw in self.sweeps)
-        self.quantity = "f − f*" if known else "f"
+        alive = [sw.final_f[(sw.diverged_at < 0) & np.isfinite(sw.final_f)]
+                 for _l, _c, sw in self.sweeps]
+        low = min((float(a.min()) for a in alive if a.size), default=0.0)
+        high = max((float(a.max()) for a in alive if a.size), default=1.0)
+        shift = 0.0 if known or low > 0 else low - max((high - low) * 1e-6, 1e-12)
+        self.quantity = "f − f*" if known else ("f" if shift == 0.0 else "f − lowest f + δ")
         ys = []
         for _label, _color, sw in self.sweeps:
-            y = sw.final_gap if known else sw.final_f
+            y = sw.final_gap if known else sw.final_f - shift
             ok = (sw.diverged_at < 0) & np.isfinite(y)
             ys.append((np.maximum(np.where(ok, y, np.nan), GAP_FLOOR), ok))
         finite = np.concatenate([y[ok] for y, ok in ys]) if ys else np.empty(0)

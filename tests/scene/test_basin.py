@@ -145,3 +145,19 @@ def test_phase_plot_cells_and_diverged_mask(qtbot):
     QTest.mouseClick(p.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      p.mapFromScene(p.phase.cell_centre(2, 7)))
     assert got == [(float(lrs[7]), float(values[2]))]
+
+
+def test_sweep_plot_without_known_minimum_and_negative_f(qtbot):
+    from gdviz.scene.basin import SweepPlot
+
+    typed = resolve_objective("x^2 + y^2 - 3")
+    sw = sweep(typed, "sgd", (1.0, 1.0), log_grid(1e-3, 0.5, 12), 40)
+    assert sw.f_star is None and (sw.final_f < 0).all()
+    p = SweepPlot()
+    qtbot.addWidget(p)
+    p.set_sweeps([("sgd", "#ffffff", sw)])
+    assert p.quantity == "f − lowest f + δ"
+    _x, ly = p._xy[0]
+    assert np.isfinite(ly).all()
+    # the order of the values is kept: the lowest final f is the lowest point
+    assert int(np.argmin(ly)) == int(np.argmin(sw.final_f))
