@@ -71,8 +71,11 @@ def seek_time(app, steps: int, seeks: int = 25) -> None:
     checkpoints every 256 iterations): median and worst over ``seeks`` random iterations."""
     from gdviz.core.race import Race
     from gdviz.scene.stage import Stage
-    names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
-    runs = [RunSpec(names[i], {"lr": 0.0005 if i < 3 else 0.01}) for i in range(8)]
+    # rates small enough that no run converges (|∇f| ≤ 1e-6) before the end: a history of
+    # every iteration for each
+    rates = {"sgd": 1e-5, "momentum": 1e-6, "nag": 1e-6, "adagrad": 0.01, "rmsprop": 1e-5,
+             "adam": 1e-5, "adamw": 1e-5, "nadam": 1e-5}
+    runs = [RunSpec(name, {"lr": lr}) for name, lr in rates.items()]
     race = Race(runs)
     race.set_starts([[-1.5, 2.5]])
     race.set_max_steps(steps)
@@ -80,9 +83,12 @@ def seek_time(app, steps: int, seeks: int = 25) -> None:
     race.run_to(steps)
     kept = sum(a.nbytes for tr in race.tracks for a in (tr._pos, tr._val, tr._gn))
     print(f"seek: 8 runs simulated to iteration {race.end:,} in {time.perf_counter() - t0:.1f} s;"
-          f" histories {kept / 2**20:.0f} MB", flush=True)
+          f" histories {kept / 2**20:.0f} MB; iterations per run: "
+          f"{', '.join(f'{tr.spec.optimizer} {tr.t:,}' for tr in race.tracks)}",
+          flush=True)
     rng = np.random.default_rng(1)
     ks = [int(k) for k in rng.integers(0, race.end, seeks)]
+    sel = max(range(len(runs)), key=lambda i: race.tracks[i].t)  # the longest history
     model, expl, whole = [], [], []
     with race.events.blocked():
         for k in ks:
@@ -90,13 +96,13 @@ def seek_time(app, steps: int, seeks: int = 25) -> None:
             race.seek(k)
             model.append(time.perf_counter() - t)
             t = time.perf_counter()
-            race.explain(5)  # Adam, from the state at k: recomputed from its checkpoint
+            race.explain(sel)  # from the state at k: recomputed from its checkpoint
             expl.append(time.perf_counter() - t)
     race.seek(race.end)
     stage = Stage(race)
     stage.resize(900, 700)
     stage.loss.hide()
-    stage.set_selected_run(5)
+    stage.set_selected_run(sel)
     stage.set_arrows(True)
     stage.show()
     app.processEvents()
@@ -106,6 +112,8 @@ def seek_time(app, steps: int, seeks: int = 25) -> None:
         stage.canvas.repaint()
         app.processEvents()
         whole.append(time.perf_counter() - t)
+    print(f"seek: explaining run {sel} ({runs[sel].optimizer}); k mod 256 over the seeks: "
+          f"median {statistics.median(k % 256 for k in ks):.0f} steps recomputed", flush=True)
     for label, ts in (("race.seek(k) alone", model), ("explain at k (≤ 255 steps)", expl),
                       ("seek + stage + arrows + paint", whole)):
         print(f"seek: {label:30s} median {statistics.median(ts) * 1000:7.2f} ms, "
