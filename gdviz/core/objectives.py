@@ -3,6 +3,17 @@
 ``f(X) -> (n,)`` and ``grad(X) -> (n, dim)`` for ``X`` of shape ``(n, dim)``.  An objective
 made without a gradient (``grad=None``, e.g. in a plugin) gets central differences
 (``numerical_gradient``) and says so: ``numeric_grad`` is True.
+
+Two optional facts about ``f``, read from attributes of the function (as ``numeric_grad`` is
+read from ``grad``, so that ``dataclasses.replace`` with another f or grad drops them):
+
+* ``f.with_grad = (grad, value_and_grad)``: ``value_and_grad(X) -> (f(X), grad(X))``, the same
+  numbers computed together, sharing what they have in common (Himmelblau's x² + y − 11 and
+  x + y² − 7 once).  ``Objective.value_and_grad`` uses it while ``grad`` is that gradient.
+* ``f.finite_within_bound = True``: f is finite at every point whose coordinates are finite
+  and within ±10⁶ (``simulate.DIVERGENCE_BOUND``), as a polynomial or a bounded function is
+  (x⁶ at 10⁶ is 10³⁶, far from float64's 10³⁰⁸).  A point within the bound then never leaves
+  f's domain, so a run needs f only where it reports it (``Objective.finite_within_bound``).
 """
 
 from __future__ import annotations
@@ -46,6 +57,19 @@ class Objective:
     def value(self, X: np.ndarray) -> np.ndarray:
         return self.f(np.asarray(X, dtype=float).reshape(-1, self.dim))
 
+    def value_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(f(X), grad(X))`` for ``X`` of shape ``(n, dim)``: the same numbers, computed
+        together where the objective shares their common terms (see the module docstring)."""
+        fused = getattr(self.f, "with_grad", None)
+        if isinstance(fused, tuple) and len(fused) == 2 and fused[0] is self.grad:
+            return fused[1](X)
+        return self.f(X), self.grad(X)
+
+    @property
+    def finite_within_bound(self) -> bool:
+        """f is finite wherever the coordinates are finite and within ±10⁶ (module docstring)."""
+        return getattr(self.f, "finite_within_bound", False) is True
+
     def gradient(self, X: np.ndarray) -> np.ndarray:
         return self.grad(np.asarray(X, dtype=float).reshape(-1, self.dim))
 
@@ -88,29 +112,76 @@ def numerical_gradient(f: Callable[[np.ndarray], np.ndarray]
 
 
 def _make(name: str, dim: int, f, g, bounds: Bounds, minima=(), title: str = "",
-          formula: str = "", log_scale: bool = False) -> Objective:
+          formula: str = "", log_scale: bool = False, *, fused=None,
+          finite: bool = True) -> Objective:
     """Build an Objective from per-coordinate formulas.
 
     ``f(x)`` / ``f(x, y)`` take coordinate columns of shape ``(n,)``; ``g`` returns ``dx`` (1-D)
-    or ``(dx, dy)`` (2-D). Components that are constants are broadcast to ``(n,)``.
+    or ``(dx, dy)`` (2-D). Components that are constants are broadcast to ``(n,)``.  ``fused``
+    returns ``(f, g)`` at once, with the very operations of ``f`` and ``g`` but their common
+    terms computed once.  ``finite``: f is finite within ±10⁶ (true of every built-in, and
+    checked for each by the tests).
+
+    The gradient is laid out as ``X``: row by row, or column by column when ``X``'s columns
+    are contiguous (the landscape lab steps its points so), so that each column is written in
+    one contiguous pass.  Every number is the same either way.
     """
     def value(X: np.ndarray) -> np.ndarray:
-        cols = [X[:, i] for i in range(dim)]
-        return np.broadcast_to(np.asarray(f(*cols), dtype=float), cols[0].shape).copy()
+        return _column(f(*[X[:, i] for i in range(dim)]), X.shape[:1])
 
     def gradient(X: np.ndarray) -> np.ndarray:
-        # Each component is written straight into its column (a constant is broadcast): one
-        # pass fewer than stacking the columns afterwards.
-        out = np.empty((X.shape[0], dim))
-        if dim == 1:
-            out[:, 0] = g(X[:, 0])
-        else:
-            out[:, 0], out[:, 1] = g(X[:, 0], X[:, 1])
-        return out
+        return _gradient_into(_points_like(X), g(*[X[:, i] for i in range(dim)]))
+
+    value.finite_within_bound = finite  # type: ignore[attr-defined]
+    if fused is not None:
+        def value_and_grad(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            fv, gv = fused(*[X[:, i] for i in range(dim)])
+            return _column(fv, X.shape[:1]), _gradient_into(_points_like(X), gv)
+
+        value.with_grad = (gradient, value_and_grad)  # type: ignore[attr-defined]
 
     return Objective(name, dim, value, gradient, bounds=bounds,
                      minima=tuple(tuple(float(c) for c in m) for m in minima),
                      title=title, formula=formula, log_scale=log_scale)
+
+
+def _column(v, shape: tuple[int]) -> np.ndarray:
+    """A formula's value as a new float array of ``shape``: itself when it is one already (an
+    array the formula just made), else a copy (a constant, or one of the input columns)."""
+    if (isinstance(v, np.ndarray) and v.shape == shape and v.dtype == np.float64
+            and v.base is None and v.flags.writeable):
+        return v
+    return np.broadcast_to(np.asarray(v, dtype=float), shape).copy()
+
+
+def _points_like(X: np.ndarray) -> np.ndarray:
+    """An empty float array of X's shape ``(n, dim)``, column by column when X's are contiguous."""
+    n, dim = X.shape
+    if dim > 1 and n > 1 and X.strides[0] == X.itemsize:
+        return np.empty((dim, n)).T
+    return np.empty((n, dim))
+
+
+def _gradient_into(out: np.ndarray, components) -> np.ndarray:
+    """Write ``dx`` (1-D) or ``(dx, dy)`` straight into the columns of ``out`` (a constant is
+    broadcast): one pass fewer than stacking the columns afterwards."""
+    if out.shape[1] == 1:
+        out[:, 0] = components
+    else:
+        out[:, 0], out[:, 1] = components
+    return out
+
+
+def _shared(terms, value, slopes):
+    """f, gradient and fused ``(f, gradient)`` of a 2-D objective whose f and gradient share
+    ``terms(x, y)``: f is ``value(x, y, *terms)`` and the gradient ``slopes(x, y, *terms)``; the
+    fused function computes the terms once (the same numbers, fewer passes over the points)."""
+    def fused(x, y):
+        t = terms(x, y)
+        return value(x, y, *t), slopes(x, y, *t)
+
+    return (lambda x, y: value(x, y, *terms(x, y)), lambda x, y: slopes(x, y, *terms(x, y)),
+            fused)
 
 
 _R3 = 1.0 / np.sqrt(3.0)
@@ -173,15 +244,15 @@ def _two_minima_wells(x, y):
             1.2 * np.exp(-2.0 * ((x + 1.2) ** 2 + (y + 0.8) ** 2)))
 
 
-def _two_minima_grad(x, y):
-    g, h = _two_minima_wells(x, y)
+def _two_minima_slopes(x, y, g, h):
     return (0.2 * x + 2 * (x - 1) * g + 4 * (x + 1.2) * h,
             0.2 * y + 2 * (y - 0.5) * g + 4 * (y + 0.8) * h)
 
 
+_f, _g, _fg = _shared(_two_minima_wells, lambda x, y, g, h: 0.1 * (x * x + y * y) - sum((g, h)),
+                      _two_minima_slopes)
 two_minima = _make(
-    "two_minima", 2, lambda x, y: 0.1 * (x * x + y * y) - sum(_two_minima_wells(x, y)),
-    _two_minima_grad, bounds=((-3.0, 3.0), (-3.0, 3.0)),
+    "two_minima", 2, _f, _g, fused=_fg, bounds=((-3.0, 3.0), (-3.0, 3.0)),
     minima=((0.9522424897486668, 0.47612040872423583),
             (-1.1481879055748945, -0.7657262415529066)),
     title="Two wells (one local, one global minimum)",
@@ -200,13 +271,14 @@ booth = _make(
     formula="(x + 2y − 7)² + (2x + y − 5)²")
 
 
-def _rosenbrock_grad(x, y):
-    r = y - x * x   # once: the same numbers, two passes over the points fewer (-20%)
-    return -2 * (1 - x) - 400 * x * r, 200 * r
+def _rosenbrock_terms(x, y):
+    return 1 - x, y - x * x   # r = y − x² once: the same numbers, two passes fewer (-20%)
 
 
+_f, _g, _fg = _shared(_rosenbrock_terms, lambda x, y, u, r: u ** 2 + 100 * r ** 2,
+                      lambda x, y, u, r: (-2 * u - 400 * x * r, 200 * r))
 rosenbrock = _make(
-    "rosenbrock", 2, lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2, _rosenbrock_grad,
+    "rosenbrock", 2, _f, _g, fused=_fg,
     bounds=((-2.0, 2.0), (-1.0, 3.0)), minima=((1, 1),), title="Rosenbrock",
     formula="(1 − x)² + 100 (y − x²)²", log_scale=True)
 
@@ -215,25 +287,24 @@ def _beale_terms(x, y):
     return 1.5 - x + x * y, 2.25 - x + x * y * y, 2.625 - x + x * y**3
 
 
-def _beale_grad(x, y):
-    a, b, c = _beale_terms(x, y)
+def _beale_slopes(x, y, a, b, c):
     return (2 * a * (y - 1) + 2 * b * (y * y - 1) + 2 * c * (y**3 - 1),
             2 * a * x + 4 * b * x * y + 6 * c * x * y * y)
 
 
+_f, _g, _fg = _shared(_beale_terms, lambda x, y, *terms: sum(t * t for t in terms),
+                      _beale_slopes)
 beale = _make(
-    "beale", 2, lambda x, y: sum(t * t for t in _beale_terms(x, y)), _beale_grad,
+    "beale", 2, _f, _g, fused=_fg,
     bounds=((-4.5, 4.5), (-4.5, 4.5)), minima=((3, 0.5),), title="Beale",
     formula="(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²", log_scale=True)
 
 
-def _himmelblau_grad(x, y):
-    a, b = x * x + y - 11, x + y * y - 7
-    return 4 * x * a + 2 * b, 2 * a + 4 * y * b
-
-
+_f, _g, _fg = _shared(lambda x, y: (x * x + y - 11, x + y * y - 7),
+                      lambda x, y, a, b: a ** 2 + b ** 2,
+                      lambda x, y, a, b: (4 * x * a + 2 * b, 2 * a + 4 * y * b))
 himmelblau = _make(
-    "himmelblau", 2, lambda x, y: (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2, _himmelblau_grad,
+    "himmelblau", 2, _f, _g, fused=_fg,
     bounds=((-5.0, 5.0), (-5.0, 5.0)),
     minima=((3, 2), (-2.805118086952745, 3.131312518250573),
             (-3.779310253377747, -3.2831859912861696), (3.5844283403304917, -1.8481265269644036)),
@@ -284,22 +355,20 @@ def _ackley_parts(x, y):
     return r, np.exp(-0.2 * r), np.exp(0.5 * (np.cos(_TAU * x) + np.cos(_TAU * y)))
 
 
-def _ackley_grad(x, y):
-    r, a, c = _ackley_parts(x, y)
+def _ackley_slopes(x, y, r, a, c):
     # d/dx of −20e^(−0.2r) is 2e^(−0.2r)·x/r; the cone's tip at r = 0 gets the subgradient 0.
     k = np.divide(2 * a, r, out=np.zeros_like(r), where=r > 0)
     return k * x + np.pi * np.sin(_TAU * x) * c, k * y + np.pi * np.sin(_TAU * y) * c
 
 
-def _ackley(x, y):
-    _, a, c = _ackley_parts(x, y)
-    return -20 * a - c + np.e + 20
-
-
+_f, _g, _fg = _shared(_ackley_parts, lambda x, y, r, a, c: -20 * a - c + np.e + 20,
+                      _ackley_slopes)
 ackley = _make(
-    "ackley", 2, _ackley, _ackley_grad, bounds=((-5.0, 5.0), (-5.0, 5.0)), minima=((0, 0),),
+    "ackley", 2, _f, _g, fused=_fg, bounds=((-5.0, 5.0), (-5.0, 5.0)), minima=((0, 0),),
     title="Ackley", formula="−20e^(−0.2√(½(x² + y²))) − e^(½(cos 2πx + cos 2πy)) + e + 20")
 
+
+del _f, _g, _fg
 
 # Teaching order: 1-D first, then bowls, then valleys, then multi-modal landscapes.
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (

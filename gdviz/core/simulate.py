@@ -314,9 +314,11 @@ def advance_evaluated(obj: Objective, opt: Optimizer, rs: RunState
 
 
 def evaluate(obj: Objective, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """f and |∇f| at each point (NaN-safe, warning-free)."""
+    """f and |∇f| at each point (NaN-safe, warning-free), f and ∇f computed together
+    (``Objective.value_and_grad``: the same numbers)."""
     with np.errstate(all="ignore"):
-        return obj.f(x), row_norms(obj.grad(x))
+        values, g = obj.value_and_grad(x)
+        return values, row_norms(g)
 
 
 def row_norms(v: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from gdviz.core.lab import (
 from gdviz.core.lab import basins as basins_module
 from gdviz.core.lab import batch as batch_module
 from gdviz.core.lab.sweeps import CSV_HEADER as SWEEP_HEADER
-from gdviz.core.objectives import Objective
+from gdviz.core.objectives import OBJECTIVES, Objective
 from gdviz.core.runspec import RunSpec
 from gdviz.core.simulate import row_norms
 
@@ -521,3 +521,135 @@ def test_rows_are_numbered_as_numpy_unique_numbers_them():
         rows = rng.integers(-6, 6, (5000, dim))
         expected = np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
         np.testing.assert_array_equal(basins_module._rows_numbered(rows), expected)
+
+
+# --- what the lab's speed rests on: fused f and ∇f, f finite within the bound, skipped f -------
+
+def points_of_every_magnitude(dim: int, n: int = 4000) -> np.ndarray:
+    """Random points from 1e-300 to 1e6 in size, both signs, with zeros, ±0, the bound itself,
+    NaN and inf among them."""
+    rng = np.random.default_rng(11)
+    x = rng.choice([-1.0, 1.0], (n, dim)) * 10.0 ** rng.uniform(-300, 6, (n, dim))
+    x[:8] = 0.0
+    x[8:16] = -0.0
+    x[16:24] = 1e6
+    x[24:32] = -1e6
+    x[32, 0], x[33, -1], x[34, 0] = np.nan, np.inf, -np.inf
+    return x
+
+
+FUSED = ("himmelblau", "rosenbrock", "beale", "two_minima", "ackley")
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_value_and_grad_is_f_and_grad_to_the_bit_in_either_layout(name):
+    obj = OBJECTIVES[name]
+    x = points_of_every_magnitude(obj.dim)
+    with np.errstate(all="ignore"):
+        f, g = obj.f(x), obj.grad(x)
+        for layout in (x, np.asfortranarray(x), np.asfortranarray(np.repeat(x, 2, axis=0))[::2]):
+            for got_f, got_g in (obj.value_and_grad(layout), (obj.f(layout), obj.grad(layout))):
+                np.testing.assert_array_equal(got_f.view(np.int64), f.view(np.int64))
+                np.testing.assert_array_equal(got_g.view(np.int64), g.view(np.int64))
+    assert (getattr(obj.f, "with_grad", None) is not None) == (name in FUSED)
+
+
+def test_value_and_grad_follows_a_replaced_gradient():
+    def other(X):
+        return np.ones_like(X)
+
+    moved = dataclasses.replace(HIMMELBLAU, grad=other)
+    x = points_of_every_magnitude(2)[:50]
+    f, g = moved.value_and_grad(x)
+    np.testing.assert_array_equal(g, np.ones_like(x))
+    np.testing.assert_array_equal(f, HIMMELBLAU.f(x))
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_built_in_f_is_finite_wherever_x_is_within_the_bound(name):
+    from gdviz.core.simulate import DIVERGENCE_BOUND
+
+    obj = OBJECTIVES[name]
+    assert obj.finite_within_bound
+    x = points_of_every_magnitude(obj.dim)
+    x = x[np.isfinite(x).all(axis=1) & (np.abs(x) <= DIVERGENCE_BOUND).all(axis=1)]
+    corners = np.array(np.meshgrid(*[[-DIVERGENCE_BOUND, 0.0, DIVERGENCE_BOUND]] * obj.dim))
+    x = np.vstack([x, corners.reshape(obj.dim, -1).T])
+    with np.errstate(all="ignore"):
+        assert np.isfinite(obj.f(x)).all()
+
+
+def test_typed_and_plugin_objectives_do_not_claim_finite_f():
+    from gdviz.core.expression import objective_from_expression
+
+    assert not log_well().finite_within_bound
+    assert not objective_from_expression("x^2 + y^2").finite_within_bound
+
+
+def counting(obj: Objective, finite: bool) -> tuple[Objective, list[int]]:
+    """``obj`` whose f counts the points it is evaluated at (and says whether it is finite)."""
+    seen = [0]
+
+    def f(X):
+        seen[0] += X.shape[0]
+        return obj.f(X)
+
+    f.finite_within_bound = finite
+    return dataclasses.replace(obj, f=f), seen
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_f_is_computed_at_every_step_only_where_something_needs_it(monkeypatch, blocked):
+    if blocked:
+        monkeypatch.setattr(batch_module, "BLOCKED_FROM", 8)
+        monkeypatch.setattr(batch_module, "BLOCK", 100)
+    opt, steps = make_optimizer("adam", lr=0.1), 40
+    starts = np.random.default_rng(3).uniform(-5, 5, (300, 2))
+    reference = simulate(HIMMELBLAU, opt, starts, steps)
+    for finite, tol in ((True, None), (False, None), (True, 1e-3)):
+        obj, seen = counting(HIMMELBLAU, finite)
+        ends = batch_module.run_points(obj, opt, starts, steps, tol=tol)
+        per_step = not finite or tol is not None
+        # at the start and at every step, or at the start and at the end points only
+        assert seen[0] == 300 * (steps + 1 if per_step else 2)
+        np.testing.assert_array_equal(ends.x, reference.positions[-1])
+        np.testing.assert_array_equal(ends.f, reference.values[-1])
+        np.testing.assert_array_equal(ends.converged_at, reference.converged_at)
+        if tol is not None:
+            below = reference.values < tol
+            first = np.where(below.any(axis=0), below.argmax(axis=0), -1)
+            np.testing.assert_array_equal(ends.reached_at, first)
+            assert (first > 0).any()
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_convergence_tested_at_the_open_points_alone_marks_the_same_steps(monkeypatch,
+                                                                        blocked):
+    if blocked:
+        monkeypatch.setattr(batch_module, "BLOCKED_FROM", 1000)
+        monkeypatch.setattr(batch_module, "BLOCK", 700)
+    opt, steps = make_optimizer("adam", lr=0.05), 500
+    bm = basin_map(HIMMELBLAU, opt, HIMMELBLAU.bounds, grid=48, steps=steps)
+    run = simulate(HIMMELBLAU, opt, bm.starts, steps)
+    conv = bm.steps_to_converge.ravel()
+    np.testing.assert_array_equal(conv, run.converged_at)
+    np.testing.assert_array_equal(bm.ends, run.positions[-1])
+    np.testing.assert_array_equal(bm.end_f, run.values[-1])
+    # not vacuous: points went on converging after fewer than 1/SPARSE_BELOW were open
+    n = conv.size
+    ordered = np.sort(np.where(conv >= 0, conv, steps + 1))
+    sparse_from = ordered[n - n // batch_module.SPARSE_BELOW]
+    assert (conv > sparse_from).sum() >= 20
+
+
+def test_a_map_of_a_transcendental_objective_is_simulate_of_all_its_points(monkeypatch):
+    monkeypatch.setattr(batch_module, "BLOCKED_FROM", 500)
+    monkeypatch.setattr(batch_module, "BLOCK", 300)
+    for name in ("ackley", "rastrigin", "wavy"):
+        obj = get_objective(name)
+        opt = make_optimizer("adam", lr=0.05)
+        bm = basin_map(obj, opt, obj.bounds, grid=40, steps=150)
+        run = simulate(obj, opt, bm.starts, 150)
+        np.testing.assert_array_equal(bm.ends, run.positions[-1])
+        np.testing.assert_array_equal(bm.end_f, run.values[-1])
+        np.testing.assert_array_equal(bm.steps_to_converge.ravel(), run.converged_at)

@@ -6,12 +6,20 @@ keeps per point only the end position, the last f, and the steps where it conver
 and first got within ``tol`` of f*.  A 1024² grid × 500 steps of full histories would be 8 GB;
 this is a few arrays of the grid's size.
 
-Two things make it cheaper than ``simulate`` without changing a single number:
+Four things make it cheaper than ``simulate`` without changing a single number:
 
 * the gradient computed for |∇f| at the new positions is handed to the next step, which asks
   for the gradient at those very positions (the same function of the same array: the same
   numbers);
-* the step length, needed only where |∇f| ≤ GTOL, is computed for those points only.
+* f is computed at every step only where something depends on it: the domain rule (f not
+  finite at a position within bounds), which cannot trigger for an objective that declares
+  f finite within the bounds (``Objective.finite_within_bound``, every built-in), and
+  ``reached_at`` when a ``tol`` is asked.  Otherwise f is computed once, at the end points:
+  the same function of the same positions.  Where f is needed, it comes with the gradient
+  from ``Objective.value_and_grad`` (their common terms once);
+* the step length, needed only where |∇f| ≤ GTOL, is computed for those points only;
+* the points are stored column by column (x's and y's each contiguous): every operation is
+  the same on each number, and each column is one contiguous pass.
 
 From ``BLOCKED_FROM`` points on the points go in blocks, stepped all the steps of a chunk on
 ``THREADS`` threads: each point's arithmetic does not depend on the others.
@@ -39,7 +47,15 @@ import numpy as np
 from ..objectives import Objective
 from ..optimizers import Optimizer, gradient_noise
 from ..runspec import RunSpec
-from ..simulate import GTOL, THREADS, advance, init_run, row_norms, update_converged
+from ..simulate import (
+    GTOL,
+    THREADS,
+    XTOL,
+    RunState,
+    advance,
+    init_run,
+    row_norms,
+)
 
 Progress = Callable[[int, int], Any]
 
@@ -52,6 +68,7 @@ CHUNK = 1 << 21        # point-steps between two progress reports (some 20 ms of
 # as blocks shrink).  Fewer than BLOCKED_FROM points go as one batch.
 BLOCK = 32_768
 BLOCKED_FROM = 16_384
+SPARSE_BELOW = 4   # test convergence at the open points alone once fewer than 1/4 are open
 
 
 class Cancelled(Exception):
@@ -115,8 +132,8 @@ GTOL_SQUARED = _largest_square_within(GTOL)   # √s ≤ GTOL exactly when s ≤
 def gradient_within_gtol(g: np.ndarray) -> np.ndarray:
     """``row_norms(g) <= GTOL`` per point, without the square root: the same booleans."""
     sq = g * g
-    s = sq[:, 0].copy()
-    for k in range(1, g.shape[1]):
+    s = sq[:, 0] if g.shape[1] == 1 else np.add(sq[:, 0], sq[:, 1])
+    for k in range(2, g.shape[1]):
         s += sq[:, k]
     return s <= GTOL_SQUARED
 
@@ -147,15 +164,20 @@ class _Batch:
         self._cached: tuple[np.ndarray, np.ndarray] | None = None
         self._t = self._calls = 0
         self.f_star, self.tol = (0.0 if f_star is None else f_star), tol
+        # f at every step: for the domain rule, or for reached_at (see the module docstring)
+        self.track_f = tol is not None or not obj.finite_within_bound
         with np.errstate(all="ignore"):
-            self.rs = init_run(obj, opt, x0)
+            self.rs = init_run(obj, opt, np.asfortranarray(x0, dtype=float))
             n = self.rs.x.shape[0]
-            self.values = obj.f(self.rs.x)
-            self._cached = (self.rs.x, obj.grad(self.rs.x))
+            values, g = obj.value_and_grad(self.rs.x)
+            self.values: np.ndarray | None = values if self.track_f else None
+            self._cached = (self.rs.x, g)
             self.converged_at = np.full(n, -1)
+            self.open = np.ones(n, dtype=bool)     # converged_at < 0
+            self.n_open, self.open_idx = n, None    # open_idx: where open, once few are
             self.reached_at = np.full(n, -1)
             if tol is not None:
-                self.reached_at[self.values - self.f_star < tol] = 0
+                self.reached_at[values - self.f_star < tol] = 0
 
     def _grad(self, p: np.ndarray) -> np.ndarray:
         """The gradient a step asks for: the one already computed at ``p`` when there is one.
@@ -180,7 +202,12 @@ class _Batch:
         obj, rs = self.obj, self.rs
         self._t, self._calls = rs.opt.t, 0
         new = advance(self.stepping, self.opt, rs)
-        vals, g = obj.f(new.x), obj.grad(new.x)
+        if not self.track_f:   # f is finite here: no domain rule, and no f until the end
+            self.rs = new
+            self._cached = (new.x, obj.grad(new.x))
+            self._converge(rs.x, new, self._cached[1])
+            return
+        vals, g = obj.value_and_grad(new.x)
         g_next = g
         # the domain rule of advance_evaluated: f not finite within bounds is diverged there,
         # and the point goes back to where it was
@@ -200,27 +227,48 @@ class _Batch:
                 g_next = None
         if g_next is not None:
             self._cached = (new.x, g_next)
-        # converged: |∇f| ≤ GTOL and a step ≤ XTOL.  Only where the first holds can it
-        # converge, and only there is the step's length computed (elsewhere it is inf, which
-        # update_converged never accepts).
-        small = gradient_within_gtol(g)
-        if small.any():
-            maybe = small & (self.converged_at < 0)
-            if maybe.any():
-                gn = np.full(small.shape, np.inf)
-                gn[maybe] = row_norms(g[maybe])
-                step_len = np.full(small.shape, np.inf)
-                step_len[maybe] = row_norms(new.x[maybe] - rs.x[maybe])
-                self.converged_at = update_converged(self.converged_at, new.t, gn, step_len,
-                                                     new.diverged_at)
+        self._converge(rs.x, new, g)
         if self.tol is not None:
             hit = (self.reached_at < 0) & (new.diverged_at < 0) & (vals - self.f_star < self.tol)
             self.reached_at[hit] = new.t
         self.rs, self.values = new, vals
 
+    def _converge(self, old_x: np.ndarray, new: RunState, g: np.ndarray) -> None:
+        """Mark the points that converged in the step from ``old_x`` to ``new`` (``g``: the
+        gradient at ``new.x``), as ``update_converged`` does: not converged yet, not diverged,
+        |∇f| ≤ GTOL and a step ≤ XTOL.
+
+        |∇f|² ≤ GTOL² is tested first (|∇f| ≤ GTOL exactly there), and the norms and step
+        lengths are computed for those points only.  Once fewer than 1/SPARSE_BELOW of the
+        points are still open (not converged), only those are tested.
+        """
+        idx = self.open_idx
+        small = gradient_within_gtol(g if idx is None else g[idx])
+        if not small.any():
+            return
+        if idx is None:
+            maybe = np.flatnonzero(np.logical_and(small, self.open, out=small))
+        else:
+            maybe = idx[small]
+        if not maybe.size:
+            return
+        gn = row_norms(g[maybe])
+        step_len = row_norms(new.x[maybe] - old_x[maybe])
+        now = maybe[(new.diverged_at[maybe] < 0) & (gn <= GTOL) & (step_len <= XTOL)]
+        if not now.size:
+            return
+        self.converged_at[now] = new.t
+        self.open[now] = False
+        self.n_open -= now.size
+        if self.n_open * SPARSE_BELOW < self.open.size:
+            self.open_idx = np.flatnonzero(self.open)
+
     def ends(self) -> Ends:
-        return Ends(self.rs.x, self.values, self.converged_at, self.rs.diverged_at,
-                    self.reached_at)
+        x = np.ascontiguousarray(self.rs.x)
+        if self.values is None:   # f at the end points only (see the module docstring)
+            with np.errstate(all="ignore"):
+                self.values = self.obj.f(self.rs.x)
+        return Ends(x, self.values, self.converged_at, self.rs.diverged_at, self.reached_at)
 
 
 def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
