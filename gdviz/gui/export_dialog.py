@@ -80,10 +80,12 @@ class ExportOptions:
         iteration ``per_frame``)."""
         return self.per_frame * max(self.frames - 1, 1)
 
-    def command(self, session_file: str = "session.json") -> str:
+    def command(self, session_file: str = "session.json", plugins=()) -> str:
         """The ``gdviz render`` command that makes the same animation from the session saved
-        as ``session_file``."""
-        args = ["--session", session_file, "--steps", str(max(self.iterations, 1)),
+        as ``session_file`` (with the plugin files it needs given by ``--plugin``: a session
+        never loads plugin code by itself)."""
+        args = [x for p in plugins for x in ("--plugin", p)]
+        args += ["--session", session_file, "--steps", str(max(self.iterations, 1)),
                 "--frames", str(self.frames), "--fps", f"{self.fps:g}",
                 "--size", f"{self.size[0]}x{self.size[1]}"]
         if self.until_done:
@@ -387,7 +389,7 @@ def _comment(opts: ExportOptions, session) -> str:
 
     return (f"Made with gdviz {__version__}, {opts.describe()}\n"
             f"to make it again, save the session line's JSON as session.json and run: "
-            f"{opts.command()}\n"
+            f"{opts.command(plugins=session.plugins)}\n"
             f"session: {json.dumps(to_dict(session), separators=(',', ':'))}")
 
 

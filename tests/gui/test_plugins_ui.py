@@ -416,3 +416,30 @@ def test_command_line_plugins_are_trusted_by_the_restored_session(win, lion_sess
     qtbot.addWidget(w)
     assert len(win.questions) == 1  # not asked again
     assert [r.optimizer for r in w.controller.runs] == ["lion", "adam"]
+
+
+def test_app_export_of_a_plugin_run_names_the_plugin_in_its_command(win, tmp_path):
+    """A session never loads plugin code by itself, so the command in an app export's comment
+    gives the plugin files with --plugin, and it works."""
+    import shlex
+
+    from gdviz.gui.export_dialog import ExportOptions, run_export
+
+    lion = LION.resolve()
+    plugins_module.load_plugin(lion)
+    win.controller.apply_session(Session(objective="rosenbrock", starts=[(-1.5, 2.5)],
+                                         runs=[RunSpec("lion", {"lr": 0.01})]))
+    opts = ExportOptions(path=str(tmp_path / "app.gif"), per_frame=2, frames=3, size=(96, 72))
+    run_export(win, opts, interactive=False)
+    from PIL import Image
+
+    with Image.open(tmp_path / "app.gif") as im:
+        lines = im.info["comment"].decode().splitlines()
+    args = shlex.split(next(ln for ln in lines if "gdviz render " in ln).split("run: ", 1)[1])
+    assert args[2:4] == ["--plugin", str(lion)]
+    session = next(ln for ln in lines if ln.startswith("session: ")).split(": ", 1)[1]
+    (tmp_path / "session.json").write_text(json.dumps(json.loads(session)))
+    args[args.index("-o") + 1] = str(tmp_path / "cli.gif")
+    r = subprocess.run([sys.executable, "-m", "gdviz", *args[1:]], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=600)  # a hang guard only
+    assert r.returncode == 0, r.stderr
