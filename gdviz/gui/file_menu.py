@@ -195,16 +195,27 @@ def export_animation_dialog(window) -> None:
 
 
 def snapshot(window, path: str | Path, scale: float | None = None) -> Path:
-    """The stage as it is now, as a PNG; ``scale`` defaults to the screen's pixel ratio."""
+    """What the window shows now (the 2-D stage, the 3-D view, or both side by side), as a
+    PNG; ``scale`` defaults to the screen's pixel ratio."""
+    import numpy as np
+
     stage = window.stage
     ratio = scale if scale is not None else max(1.0, stage.devicePixelRatioF())
-    w, h = max(stage.width(), 16), max(stage.height(), 16)
-    loss = stage.loss.isVisible() if stage.isVisible() else False
-    img = stage.render(int(w * ratio), int(h * ratio), trails=stage.canvas.show_trails,
-                       legend=True, loss_plot=loss)
+    modes = getattr(window, "view_modes", None)
+    s3 = modes.stage3d if modes is not None and modes.mode != "2d" else None
+    parts = []
+    if s3 is None or modes.mode == "split":
+        w, h = max(stage.width(), 16), max(stage.height(), 16)
+        loss = stage.loss.isVisible() if stage.isVisible() else False
+        parts.append(stage.render(int(w * ratio), int(h * ratio),
+                                  trails=stage.canvas.show_trails, legend=True, loss_plot=loss))
+    if s3 is not None:
+        h = parts[0].shape[0] if parts else int(max(s3.height(), 16) * ratio)
+        parts.append(s3.render(int(max(s3.width(), 16) * ratio), h,
+                               trails=stage.canvas.show_trails))
     from ..export.gif import write_png
 
-    return write_png(path, img, comment="gdviz snapshot\nsession: "
+    return write_png(path, np.concatenate(parts, axis=1), comment="gdviz snapshot\nsession: "
                      + to_json(window.controller.session()))
 
 

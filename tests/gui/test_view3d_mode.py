@@ -351,3 +351,24 @@ def test_export_from_the_window_in_3d(gl_window, tmp_path):
         assert im.n_frames == 5
     assert "--mode 3d --orbit 45" in comment
     assert json.loads(comment.split("session: ", 1)[1])["view3d"]["mode"] == "3d"
+
+
+@needs_gl
+@pytest.mark.gl
+def test_snapshot_shows_what_the_window_shows(gl_window, tmp_path, qtbot):
+    from PIL import Image
+
+    from gdviz.gui.file_menu import snapshot
+
+    w = gl_window
+    flat = np.asarray(Image.open(snapshot(w, tmp_path / "2d.png", scale=1.0)).convert("RGB"))
+    w.view_modes.set_mode("3d")
+    qtbot.waitUntil(lambda: w.view_modes.stage3d.width() > 100, timeout=600_000)
+    s3 = w.view_modes.stage3d
+    img = np.asarray(Image.open(snapshot(w, tmp_path / "3d.png", scale=1.0)).convert("RGB"))
+    assert img.shape[:2] == (s3.height(), s3.width())
+    np.testing.assert_array_equal(img, s3.render(s3.width(), s3.height()))
+    w.view_modes.set_mode("split")
+    qtbot.waitUntil(lambda: w.stage.width() > 100 and s3.width() > 100, timeout=600_000)
+    both = np.asarray(Image.open(snapshot(w, tmp_path / "s.png", scale=1.0)).convert("RGB"))
+    assert both.shape[1] == w.stage.width() + s3.width() and both.shape[1] != flat.shape[1]
