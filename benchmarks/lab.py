@@ -3,32 +3,40 @@
 ``python benchmarks/lab.py``
 
 * Basin map: 256² starts × 500 steps of Adam (lr 0.05) on Himmelblau.  gdviz's whole
-  computation (``basin_map``: stepping, f and |∇f| at every step, converged and diverged
-  steps, the classification into basins; then ``rgba``) against ``torch.optim.Adam`` stepping
-  the same 65 536 points as one float64 tensor, with Himmelblau's analytic gradient written in
-  torch ops (the same formula as gdviz's), and nothing else: no f, no convergence test.  Both
-  use the machine's cores as they do by default (torch: its intra-op threads; gdviz: two
-  threads of blocks); torch on one thread is printed too.  The map's overhead
+  computation (``basin_map``: stepping, |∇f| at every step, f where it is needed, converged
+  and diverged steps, the classification into basins; then ``rgba``) against
+  ``torch.optim.Adam`` stepping the same 65 536 points as one float64 tensor, with
+  Himmelblau's analytic gradient written in torch ops (the same formula as gdviz's), and
+  nothing else: no f, no convergence test.  Both use the machine's cores as they do by
+  default (torch: its intra-op threads; gdviz: two threads of blocks); torch on one thread is
+  printed too, and torch's ``fused=True`` Adam where this torch has it.  So is gdviz's
+  simulation alone, on its threads and as one block on one thread.  The map's overhead
   (classification + colouring) is printed as a share of its simulation.
 * Sweep: 8 optimizers × 200 learning rates × 500 steps on Rosenbrock from (−1.5, 2.5), each a
   ``sweep`` (one vectorized run of 200 points); total time and point-steps per second.
 
-Each figure is the best of REPEATS runs, gdviz and torch alternating: the machine's other work
-only ever slows a run down.  Libraries are imported before the clock on both sides.
+Each figure is the median of REPEATS runs, all contenders taking turns in every round so that
+the machine's other work (its load average is printed before and after) falls on all of them
+alike; the fastest and slowest runs are printed next to it.  Libraries are imported before the
+clock on both sides.
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from gdviz.core import get_objective, make_optimizer
 from gdviz.core.lab import basin_map, log_grid, sweep
 from gdviz.core.lab import basins as basins_module
+from gdviz.core.lab import batch as batch_module
 from gdviz.core.lab.batch import run_points, status_codes
 
-REPEATS = 3
+REPEATS = 7
 GRID, STEPS, LR = 256, 500, 0.05
 SWEEP = ("sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam")
 
@@ -40,21 +48,32 @@ def grid_starts() -> np.ndarray:
     return np.column_stack([X.ravel(), Y.ravel()])
 
 
-def gdviz_map() -> tuple[float, float]:
-    """Seconds for the whole map (basin_map + rgba), and for its simulation alone."""
+def gdviz_map() -> float:
+    """Seconds for the whole map: basin_map + rgba."""
     obj, opt = get_objective("himmelblau"), make_optimizer("adam", lr=LR)
     t0 = time.perf_counter()
     bm = basin_map(obj, opt, obj.bounds, grid=GRID, steps=STEPS)
     bm.rgba()
-    whole = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    run_points(obj, opt, grid_starts(), STEPS)
-    simulation = time.perf_counter() - t0
-    return whole, simulation
+    return time.perf_counter() - t0
+
+
+def gdviz_simulation(one_thread: bool = False) -> float:
+    """Seconds for the map's simulation alone (``run_points``), on its threads or as one block."""
+    obj, opt = get_objective("himmelblau"), make_optimizer("adam", lr=LR)
+    starts = grid_starts()
+    blocked_from = batch_module.BLOCKED_FROM
+    if one_thread:
+        batch_module.BLOCKED_FROM = starts.shape[0] + 1
+    try:
+        t0 = time.perf_counter()
+        run_points(obj, opt, starts, STEPS)
+        return time.perf_counter() - t0
+    finally:
+        batch_module.BLOCKED_FROM = blocked_from
 
 
 def map_overhead() -> float:
-    """Seconds for the classification and the colouring of a finished map."""
+    """Seconds for the classification and the colouring of a finished map (the fastest run)."""
     obj, opt = get_objective("himmelblau"), make_optimizer("adam", lr=LR)
     bm = basin_map(obj, opt, obj.bounds, grid=GRID, steps=STEPS)
     best = np.inf
@@ -67,10 +86,10 @@ def map_overhead() -> float:
     return best
 
 
-def torch_map(torch, threads: int) -> float:
+def torch_map(torch, threads: int, fused: bool = False) -> float:
     torch.set_num_threads(threads)
     p = torch.tensor(grid_starts(), dtype=torch.float64)
-    opt = torch.optim.Adam([p], lr=LR)
+    opt = torch.optim.Adam([p], lr=LR, fused=True) if fused else torch.optim.Adam([p], lr=LR)
     t0 = time.perf_counter()
     with torch.no_grad():
         for _ in range(STEPS):
@@ -79,6 +98,66 @@ def torch_map(torch, threads: int) -> float:
             p.grad = torch.stack((4 * x * a + 2 * b, 2 * a + 4 * y * b), dim=1)
             opt.step()
     return time.perf_counter() - t0
+
+
+def has_fused_adam(torch) -> bool:
+    """Whether this torch steps a CPU float64 tensor with ``Adam(fused=True)``."""
+    try:
+        p = torch.zeros(2, 2, dtype=torch.float64)
+        p.grad = torch.ones_like(p)
+        torch.optim.Adam([p], fused=True).step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def load() -> str:
+    try:
+        return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def spread(times: list[float]) -> str:
+    return f"{statistics.median(times):7.3f} s  ({min(times):.3f}–{max(times):.3f})"
+
+
+def basin_race() -> None:
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    default = torch.get_num_threads() if torch is not None else 0
+    plural = "s" * (default > 1)
+    runs: dict[str, Callable[[], float]] = {
+        "gdviz basin_map + rgba": gdviz_map,
+        "gdviz simulation alone": gdviz_simulation,
+        "gdviz simulation, 1 thread": lambda: gdviz_simulation(one_thread=True),
+    }
+    if torch is not None:
+        runs[f"torch Adam, {default} thread{plural}"] = lambda: torch_map(torch, default)
+        runs["torch Adam, 1 thread"] = lambda: torch_map(torch, 1)
+        if has_fused_adam(torch):
+            runs[f"torch Adam fused, {default} thread{plural}"] = (
+                lambda: torch_map(torch, default, fused=True))
+            runs["torch Adam fused, 1 thread"] = lambda: torch_map(torch, 1, fused=True)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    print(f"basin map, {GRID}² starts × {STEPS} steps of Adam on Himmelblau, median of "
+          f"{REPEATS} alternating runs (fastest–slowest); {load()} before")
+    for _ in range(REPEATS):
+        for name, run in runs.items():
+            times[name].append(run())
+    if torch is not None:
+        torch.set_num_threads(default)
+    whole = statistics.median(times["gdviz basin_map + rgba"])
+    for name, t in times.items():
+        ratio = "" if name.startswith("gdviz") else \
+            f"   gdviz {statistics.median(t) / whole:.2f}× as fast"
+        print(f"  {name:32s} {spread(t)}{ratio}")
+    overhead = map_overhead()
+    simulation = statistics.median(times["gdviz simulation alone"])
+    print(f"  classification + colouring {overhead * 1e3:.1f} ms = "
+          f"{100 * overhead / simulation:.1f} % of the simulation;  {load()} after")
 
 
 def sweep_all() -> float:
@@ -90,31 +169,12 @@ def sweep_all() -> float:
 
 
 def main() -> None:
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    whole = simulation = np.inf
-    default = torch.get_num_threads() if torch is not None else 0
-    torch_t = {default: np.inf, 1: np.inf}
-    for _ in range(REPEATS):
-        w, s = gdviz_map()
-        whole, simulation = min(whole, w), min(simulation, s)
-        for threads in torch_t if torch is not None else ():
-            torch_t[threads] = min(torch_t[threads], torch_map(torch, threads))
-    overhead = map_overhead()
-    print(f"basin map, {GRID}² starts × {STEPS} steps of Adam on Himmelblau "
-          f"(best of {REPEATS}):")
-    print(f"  gdviz basin_map + rgba   {whole:7.3f} s   (simulation {simulation:.3f} s)")
-    for threads, t in torch_t.items() if torch is not None else ():
-        print(f"  torch.optim.Adam steps   {t:7.3f} s   ({threads} thread{'s' * (threads > 1)}"
-              f", gradient in torch ops): gdviz {t / whole:.2f}× as fast")
-    print(f"  classification + colouring {overhead * 1e3:.1f} ms = "
-          f"{100 * overhead / simulation:.1f} % of the simulation")
-    best = min(sweep_all() for _ in range(REPEATS))
+    basin_race()
+    times = [sweep_all() for _ in range(REPEATS)]
     point_steps = len(SWEEP) * 200 * STEPS
+    best = statistics.median(times)
     print(f"sweep, {len(SWEEP)} optimizers × 200 lrs × {STEPS} steps on Rosenbrock: "
-          f"{best:.3f} s, {point_steps / best:.3g} point-steps/s")
+          f"{spread(times)}, {point_steps / best:.3g} point-steps/s")
 
 
 if __name__ == "__main__":

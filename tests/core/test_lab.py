@@ -477,19 +477,30 @@ def test_race_table_in_one_d_and_without_minima():
         race_table(obj, [], [(1.5,)], 10)
 
 
-def test_the_squared_gradient_test_is_the_norm_test():
-    from gdviz.core.lab.batch import GTOL_SQUARED, gradient_within_gtol
-    from gdviz.core.simulate import GTOL
+@pytest.mark.parametrize("which", ["gtol", "xtol"])
+def test_the_squared_norm_tests_are_the_norm_tests(which):
+    from gdviz.core.lab.batch import (
+        GTOL_SQUARED,
+        XTOL_SQUARED,
+        gradient_within_gtol,
+        norms_within,
+    )
+    from gdviz.core.simulate import GTOL, XTOL
+
+    tol, squared = (GTOL, GTOL_SQUARED) if which == "gtol" else (XTOL, XTOL_SQUARED)
+
+    def within(v):
+        return gradient_within_gtol(v) if which == "gtol" else norms_within(v, squared)
 
     rng = np.random.default_rng(2)
     base = rng.uniform(0.5, 1.0, (20000, 2))
     base /= row_norms(base)[:, None]
-    g = base * (GTOL * (1 + rng.integers(-40, 40, (20000, 1)) * 2.0**-52))
-    g[:5] = [[np.nan, 0], [np.inf, 0], [0, 0], [GTOL, 0], [np.sqrt(GTOL_SQUARED), 0]]
-    expected = row_norms(g) <= GTOL
+    g = base * (tol * (1 + rng.integers(-40, 40, (20000, 1)) * 2.0**-52))
+    g[:5] = [[np.nan, 0], [np.inf, 0], [0, 0], [tol, 0], [np.sqrt(squared), 0]]
+    expected = row_norms(g) <= tol
     assert 0 < expected.sum() < expected.size
-    np.testing.assert_array_equal(gradient_within_gtol(g), expected)
-    np.testing.assert_array_equal(gradient_within_gtol(g[:, :1]), row_norms(g[:, :1]) <= GTOL)
+    np.testing.assert_array_equal(within(g), expected)
+    np.testing.assert_array_equal(within(g[:, :1]), row_norms(g[:, :1]) <= tol)
 
 
 def test_blocks_change_no_number_with_noise_and_per_point_values(monkeypatch):

@@ -54,7 +54,6 @@ from ..simulate import (
     RunState,
     advance,
     init_run,
-    row_norms,
 )
 
 Progress = Callable[[int, int], Any]
@@ -127,15 +126,22 @@ def _largest_square_within(bound: float) -> float:
 
 
 GTOL_SQUARED = _largest_square_within(GTOL)   # √s ≤ GTOL exactly when s ≤ GTOL_SQUARED
+XTOL_SQUARED = _largest_square_within(XTOL)
+
+
+def norms_within(v: np.ndarray, squared: float) -> np.ndarray:
+    """``row_norms(v) <= bound`` per row, for ``squared = _largest_square_within(bound)``:
+    the same booleans, without the square root (the sum of squares is row_norms')."""
+    sq = v * v
+    s = sq[:, 0] if v.shape[1] == 1 else np.add(sq[:, 0], sq[:, 1])
+    for k in range(2, v.shape[1]):
+        s += sq[:, k]
+    return s <= squared
 
 
 def gradient_within_gtol(g: np.ndarray) -> np.ndarray:
-    """``row_norms(g) <= GTOL`` per point, without the square root: the same booleans."""
-    sq = g * g
-    s = sq[:, 0] if g.shape[1] == 1 else np.add(sq[:, 0], sq[:, 1])
-    for k in range(2, g.shape[1]):
-        s += sq[:, k]
-    return s <= GTOL_SQUARED
+    """``row_norms(g) <= GTOL`` per point: the same booleans."""
+    return norms_within(g, GTOL_SQUARED)
 
 
 class Ends(NamedTuple):
@@ -238,8 +244,8 @@ class _Batch:
         gradient at ``new.x``), as ``update_converged`` does: not converged yet, not diverged,
         |∇f| ≤ GTOL and a step ≤ XTOL.
 
-        |∇f|² ≤ GTOL² is tested first (|∇f| ≤ GTOL exactly there), and the norms and step
-        lengths are computed for those points only.  Once fewer than 1/SPARSE_BELOW of the
+        Both norms are compared by their squares (``norms_within``: the same booleans), and
+        the step's only where the gradient's holds.  Once fewer than 1/SPARSE_BELOW of the
         points are still open (not converged), only those are tested.
         """
         idx = self.open_idx
@@ -252,9 +258,8 @@ class _Batch:
             maybe = idx[small]
         if not maybe.size:
             return
-        gn = row_norms(g[maybe])
-        step_len = row_norms(new.x[maybe] - old_x[maybe])
-        now = maybe[(new.diverged_at[maybe] < 0) & (gn <= GTOL) & (step_len <= XTOL)]
+        short = norms_within(new.x[maybe] - old_x[maybe], XTOL_SQUARED)
+        now = maybe[short & (new.diverged_at[maybe] < 0)]
         if not now.size:
             return
         self.converged_at[now] = new.t
