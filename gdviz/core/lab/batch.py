@@ -17,7 +17,9 @@ Four things make it cheaper than ``simulate`` without changing a single number:
   ``reached_at`` when a ``tol`` is asked.  Otherwise f is computed once, at the end points:
   the same function of the same positions.  Where f is needed, it comes with the gradient
   from ``Objective.value_and_grad`` (their common terms once);
-* the step length, needed only where |∇f| ≤ GTOL, is computed for those points only;
+* the convergence test compares squared norms with the largest squares whose roots are within
+  GTOL and XTOL (the same booleans as the norms', without square roots), the step's only
+  where the gradient's holds, and once few points are left open, only at those;
 * the points are stored column by column (x's and y's each contiguous): every operation is
   the same on each number, and each column is one contiguous pass.
 
@@ -47,14 +49,7 @@ import numpy as np
 from ..objectives import Objective
 from ..optimizers import Optimizer, gradient_noise
 from ..runspec import RunSpec
-from ..simulate import (
-    GTOL,
-    THREADS,
-    XTOL,
-    RunState,
-    advance,
-    init_run,
-)
+from ..simulate import GTOL, THREADS, XTOL, RunState, advance, init_run
 
 Progress = Callable[[int, int], Any]
 
