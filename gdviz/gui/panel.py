@@ -318,6 +318,14 @@ class Panel(QWidget):
         self.compare_button.setToolTip("Add copies of the selected run with lr ×0.1 and ×10")
         self.compare_button.clicked.connect(self.compare_learning_rates)
         bl.addWidget(self.compare_button)
+        self.branch_button = QPushButton("Branch here")
+        self.branch_button.setToolTip(
+            "A new run that shares the selected run's history up to the iteration shown and "
+            "goes on from there: change its settings, they apply from that step")
+        self.branch_button.clicked.connect(self.branch_selected)
+        bl.addWidget(self.branch_button)
+        self.run_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.run_list.customContextMenuRequested.connect(self._run_menu)
         lay.addWidget(box)
 
         # ---- selected run
@@ -538,7 +546,8 @@ class Panel(QWidget):
         self.run_list.setCurrentRow(min(max(keep, 0), n - 1) if n else -1)
         self.run_list.blockSignals(False)
         self._fit_run_list()
-        for b in (self.dup_button, self.remove_button, self.compare_button):
+        for b in (self.dup_button, self.remove_button, self.compare_button,
+                  self.branch_button):
             b.setEnabled(n > 0)
         if not self._editing:
             self._rebuild_editor()
@@ -563,6 +572,39 @@ class Panel(QWidget):
         i = self.selected()
         if i >= 0:
             self.controller.remove_run(i)
+
+    def branch_selected(self) -> int:
+        """Fork the selected run at the iteration shown (``Race.branch``) and select the new
+        run, whose settings then apply from that step; returns its index (-1: none)."""
+        i = self.selected()
+        if i < 0:
+            return -1
+        c = self.controller
+        c.pause()
+        try:
+            idx = c.branch(i)
+        except ValueError as e:
+            c.message.emit(f"Cannot branch: {e}")
+            return -1
+        self.run_list.setCurrentRow(idx)
+        k = c.runs[idx].branch["step"]
+        c.message.emit(f"Branched at step {k}: change its settings, they apply from step {k}")
+        return idx
+
+    def run_menu(self, row: int) -> QMenu:
+        """Run ``row``'s context menu (it selects the run): Branch here, Duplicate, Remove."""
+        self.run_list.setCurrentRow(row)
+        menu = QMenu(self)
+        menu.addAction(f"Branch here (from iteration {self.controller.iteration})",
+                       self.branch_selected)
+        menu.addAction("Duplicate", self.duplicate_selected)
+        menu.addAction("Remove", self.remove_selected)
+        return menu
+
+    def _run_menu(self, pos) -> None:
+        row = self.run_list.indexAt(pos).row()
+        if row >= 0:
+            self.run_menu(row).exec(self.run_list.viewport().mapToGlobal(pos))
 
     def compare_learning_rates(self) -> None:
         i = self.selected()
@@ -630,6 +672,12 @@ class Panel(QWidget):
         paper = WrapLabel(ospec.paper)
         paper.setStyleSheet("color: #9aa0ab; font-size: 9pt;")
         form.addRow(paper)
+        if spec.branch is not None:  # its first steps followed other settings
+            k = spec.branch["step"]
+            note = WrapLabel(f"A branch: its first {k} steps are its origin's; these "
+                             f"settings apply from step {k} on.")
+            note.setStyleSheet("color: #9aa0ab; font-size: 9pt;")
+            form.addRow(note)
         current = ospec.make_hyper(**spec.hyper) if self._builds(spec) else ospec.make_hyper()
         for f in dataclasses.fields(ospec.hyper):
             meta = f.metadata
@@ -798,8 +846,13 @@ class Panel(QWidget):
                rebuild: bool = False) -> bool:
         i = self.selected()
         self._editing = not rebuild
+        shown = self.controller.iteration
         try:
             self.controller.update_run(i, new, reason)
+            if new.branch is not None:  # a branch keeps its first steps: back to where it was
+                self.controller.seek(shown)
+                self.controller.message.emit(f"{reason}: applies from step "
+                                             f"{new.branch['step']} on")
         except ValueError as e:
             self._show_error(str(e), editor)
             return False

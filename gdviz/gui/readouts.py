@@ -7,6 +7,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from ..core.race import run_labels
+from ..core.simulate import point_status
 from .controller import Controller
 
 COLUMNS = ("Run", "Iteration", "f(x)", "|∇f|", "Position", "Status")
@@ -81,24 +82,27 @@ class Readouts(QTableWidget):
         fg = self.palette().text().color()
         labels = self._labels if len(self._labels) == len(tracks) else run_labels(c.runs)
         r = 0
+        shown = c.iteration  # the timeline's: each run as it was there
+        diverged = c.race.diverged()
         for k, tr in enumerate(tracks):
             spec = tr.spec
             color = QColor(spec.color or "#fff")
-            status = tr.status()
+            t = min(shown, tr.t)
+            status = point_status(diverged[k], tr.converged_at_step(t))
             for j in range(n if per_start else 1):
                 label = labels[k] + (f"  · start {j + 1}" if per_start else "")
                 self._cell(r, 0, "● " + label, color)
-                self._cell(r, 1, str(tr.t))
+                self._cell(r, 1, str(t))
                 if tr.error:
                     self._cell(r, 5, f"failed: {tr.error}" if tr.failed and tr.opt is not None
                                else tr.error, QColor("#ff6b6b"))
                     r += 1
                     continue
-                x = tr.positions[-1, j]
-                self._cell(r, 2, f"{tr.values[-1, j]:.6g}")
-                self._cell(r, 3, f"{tr.grad_norms[-1, j]:.3g}")
+                x = tr.positions[t, j]
+                self._cell(r, 2, f"{tr.values[t, j]:.6g}")
+                self._cell(r, 3, f"{tr.grad_norms[t, j]:.3g}")
                 self._cell(r, 4, "(" + ", ".join(f"{v:.4f}" for v in x) + ")")
                 pts = status[j:j + 1] if per_start else status
-                text, red = status_text(pts, c.max_steps, tr.t)
+                text, red = status_text(pts, c.max_steps, t)
                 self._cell(r, 5, text, QColor("#ff6b6b") if red else fg)
                 r += 1

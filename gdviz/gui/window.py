@@ -37,7 +37,11 @@ SLIDER_STEPS = 1000
 GEOMETRY_KEY = "window/geometry"  # QSettings: where the window was at the last exit
 TEXT_FIELDS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
-SHORTCUTS = (("Space", "Play / pause"), ("→ (Right)", "Step one iteration"),
+SHORTCUTS = (("Space", "Play / pause"), ("← / →", "One iteration back / forward (at the end: "
+                                               "compute one more)"),
+             ("Shift+← / Shift+→", "Ten iterations back / forward"),
+             ("Home / End", "The start / the last iteration computed"),
+             ("F11", "Presentation mode (Esc leaves it)"),
              ("R", "Reset to the start points"), ("Click", "Move the start point"),
              ("Shift+click", "Add a start point"), ("Drag / wheel", "Pan / zoom the plot"),
              ("V", "Cycle the views: 2-D, 3-D, split"), ("C", "Reset the 3-D camera"))
@@ -79,6 +83,11 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._build_shortcuts()
+        from .presentation import install_presentation
+        from .step_dock import install_step_dock, menu_named
+        from .timeline import install_timeline
+        install_timeline(self)  # the slider under the stage, ← → Home End
+        install_presentation(self, menu_named(self, "&View"), keep=(install_step_dock(self),))
         from .view3d_mode import install_view_modes  # 2-D / 3-D / split (OpenGL on demand)
         install_view_modes(self)
         self.iter_label = QLabel()
@@ -200,8 +209,9 @@ class MainWindow(QMainWindow):
 
     def _build_shortcuts(self) -> None:
         self.shortcuts = {}
+        # → and the other timeline keys: gdviz.gui.timeline.install_keys
         for key, slot in ((Qt.Key.Key_Space, self.controller.toggle),
-                          (Qt.Key.Key_Right, self._step), (Qt.Key.Key_R, self.controller.reset)):
+                          (Qt.Key.Key_R, self.controller.reset)):
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(lambda s=slot: self._shortcut(s))

@@ -7,6 +7,7 @@ follows the race's events; it needs no window, dock or controller.
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
@@ -54,10 +55,15 @@ class LossPlot(pg.PlotWidget):
 
     What is plotted depends on what is known: f − f* when the objective's minimum f* is known;
     f itself while every f seen is positive; else f − (the lowest f any run has reached) + δ.
-    Each line follows its run's first start point.  ``iteration``: the last one plotted.
+    Each line follows its run's first start point.  ``iteration``: the one shown, marked by a
+    vertical cursor when it is not the last one plotted (the timeline is scrubbed back).
+
+    Hovering shows a second cursor with the iteration under the mouse and each run's f there
+    (``hover_at``); a click there emits ``iterationClicked(k)``.
     """
 
     shown = Signal()  # it became visible: what it shows may be stale
+    iterationClicked = Signal(int)  # a click on the plot, at iteration k
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background=BG,
@@ -84,6 +90,24 @@ class LossPlot(pg.PlotWidget):
         self._decades = (0.0, 1.0)  # the y range, in decades (log10)
         self.setMinimumHeight(110)
         self._set_label("f")
+        # the iteration shown, and the one under the mouse with every run's f there
+        self.cursor = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=pg.mkPen("#e6e6e6", width=1.5))
+        self.hover_line = pg.InfiniteLine(angle=90, movable=False,
+                                          pen=pg.mkPen(255, 255, 255, 110, width=1,
+                                                       style=Qt.PenStyle.DashLine))
+        self.hover_text = pg.TextItem(anchor=(0, 0), fill=pg.mkBrush(20, 22, 28, 200),
+                                      border=pg.mkPen(85, 85, 85, 160))
+        for it, z in ((self.cursor, 50), (self.hover_line, 51), (self.hover_text, 52)):
+            it.setZValue(z)
+            it.hide()
+            self.plotItem.addItem(it, ignoreBounds=True)
+        self._names: list[str] = []
+        self._hover_series: list[tuple[object, np.ndarray] | None] = []  # (spec, f) per run
+        self._last = 0  # the last iteration plotted
+        self.hovered: int | None = None
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.scene().sigMouseClicked.connect(self._mouse_clicked)
 
     def showEvent(self, ev) -> None:  # noqa: N802 (Qt name)
         super().showEvent(ev)
@@ -123,6 +147,8 @@ class LossPlot(pg.PlotWidget):
             self.plotItem.removeItem(ln)
         self.lines = []
         self._thin = []
+        self._names = run_labels(specs)
+        self._hover_series = []
         for spec in specs:
             ln = pg.PlotDataItem(pen=pg.mkPen(QColor(spec.color or "#fff"), width=2))
             ln.setDownsampling(auto=True, method="peak")
@@ -132,8 +158,12 @@ class LossPlot(pg.PlotWidget):
             self.lines.append(ln)
             self._thin.append(Thinned(LOSS_POINTS))
 
-    def update_runs(self, history) -> None:
+    def update_runs(self, history, shown: int | None = None) -> None:
+        """Plot ``history`` (``Race.history``); ``shown``: the iteration shown, marked by the
+        cursor (default: the last plotted)."""
         series, low, high = [], np.inf, -np.inf
+        self._hover_series = [(spec, vals[:, 0]) if spec.visible and len(vals) else None
+                              for spec, _pos, vals, _g in history]
         for (spec, _pos, vals, _g), thin in zip(history, self._thin, strict=False):
             if not spec.visible or len(vals) == 0:
                 series.append(None)
@@ -170,7 +200,10 @@ class LossPlot(pg.PlotWidget):
             last = max(last, newest)
             if ok.any():
                 lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
-        self.iteration = newest
+        self._last = newest
+        self.iteration = newest if shown is None else int(shown)
+        self.cursor.setPos(self.iteration)
+        self.cursor.setVisible(self.iteration < newest)
         # explicit ranges: auto-range is degenerate at iteration 0 (one point per line)
         self.plotItem.setXRange(0, last, padding=0.02)
         if lo <= hi:
@@ -180,6 +213,62 @@ class LossPlot(pg.PlotWidget):
                 hi = lo + 1
             self._decades = (float(lo), float(hi))
         self._set_y_range()
+
+    # ------------------------------------------------------------------ hover and click
+    def _iteration_at(self, scene_pos) -> int | None:
+        """The iteration under a scene point inside the plot (None: outside it)."""
+        vb = self.plotItem.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        x = vb.mapSceneToView(scene_pos).x()
+        return int(min(max(round(x), 0), self._last))
+
+    def _mouse_moved(self, scene_pos) -> None:
+        k = self._iteration_at(scene_pos)
+        self.hover_at(k)
+
+    def _mouse_clicked(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        k = self._iteration_at(ev.scenePos())
+        if k is not None:
+            ev.accept()
+            self.iterationClicked.emit(k)
+
+    def leaveEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().leaveEvent(ev)
+        self.hover_at(None)
+
+    def hover_values(self, k: int) -> list[tuple[str, str, float]]:
+        """(run name, colour, f) at iteration ``k`` of each visible run's first start point;
+        a run that stopped before ``k``: its last f."""
+        out = []
+        for i, s in enumerate(self._hover_series):
+            if s is None:
+                continue
+            spec, f = s
+            name = self._names[i] if i < len(self._names) else spec.optimizer
+            out.append((name, spec.color or "#ffffff", float(f[min(k, len(f) - 1)])))
+        return out
+
+    def hover_at(self, k: int | None) -> None:
+        """Show the hover cursor at iteration ``k`` with each run's f there (None: hide)."""
+        self.hovered = k
+        if k is None:
+            self.hover_line.hide()
+            self.hover_text.hide()
+            return
+        rows = "".join(f'<br><span style="color:{c}">●</span> {html.escape(name)}: f = {v:.6g}'
+                       for name, c, v in self.hover_values(k))
+        self.hover_text.setHtml(f'<span style="color:#e6e6e6">iteration <b>{k}</b>{rows}'
+                                "</span>")
+        (x0, x1), (_y0, y1) = self.plotItem.vb.viewRange()
+        self.hover_line.setPos(k)
+        # left of the cursor in the right half, so that the text stays in the plot
+        self.hover_text.setAnchor((1, 0) if k > (x0 + x1) / 2 else (0, 0))
+        self.hover_text.setPos(k, y1)
+        self.hover_line.show()
+        self.hover_text.show()
 
     def _set_y_range(self) -> None:
         """The decades, padded so that the labels at both ends fit inside the plot (pyqtgraph
@@ -356,7 +445,8 @@ class Stage(QWidget):
         self.countersRefreshed.emit()
 
     def _update_loss(self) -> None:
-        self.loss.update_runs(self.race.history())
+        r = self.race  # every iteration computed, the cursor at the one shown
+        self.loss.update_runs(r.history(upto=r.end), shown=r.iteration)
 
     def showEvent(self, ev) -> None:  # noqa: N802 (Qt name)
         super().showEvent(ev)

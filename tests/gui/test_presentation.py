@@ -1,0 +1,105 @@
+"""Presentation mode: F11 shows only the canvas, the loss plot, the timeline and the Step dock,
+everything 1.5× larger, and F11 again puts back exactly the layout before."""
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDockWidget, QToolBar
+
+from gdviz.gui.presentation import SCALE
+
+HANG_GUARD_MS = 10 * 60 * 1000  # only against a hang: these tests count frames, never time
+
+
+def layout(window) -> dict:
+    """Everything presentation mode changes, as comparable values."""
+    canvas, loss = window.stage.canvas, window.stage.loss
+    return {
+        "state": bytes(window.saveState()),
+        "geometry": bytes(window.saveGeometry()),
+        "full screen": window.isFullScreen(),
+        "visible": {w.objectName() or type(w).__name__: w.isVisible() for w in
+                    (*window.findChildren(QDockWidget), *window.findChildren(QToolBar),
+                     window.menuBar(), window.statusBar())},
+        "font": window.font().pointSizeF(),
+        "dock font": window.step_dock.font().pointSizeF(),
+        "timeline font": window.timeline.label.font().pointSizeF(),
+        "ball": canvas.ball_item.opts["size"],
+        "ball pen": canvas.ball_item.opts["pen"].widthF(),
+        "stars": canvas.minima.opts["size"],
+        "ticks": [a.style["tickFont"] for a in
+                  (canvas.getAxis("left"), loss.getAxis("bottom"))],
+        "legend": canvas.legend.opts["labelTextSize"],
+    }
+
+
+def settle(window, qtbot) -> None:
+    """Wait until the docks' layout stops changing (a dock just moved is laid out later)."""
+    last = [None]
+
+    def same() -> bool:
+        now = bytes(window.saveState())
+        ok, last[0] = now == last[0], now
+        return ok
+    qtbot.waitUntil(same, timeout=HANG_GUARD_MS)
+
+
+def press_f11(window, qtbot, on: bool) -> None:
+    QTest.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: window.presentation.active == on, timeout=HANG_GUARD_MS)
+
+
+def test_f11_presents_and_restores_exactly(window, qtbot):
+    window.controller.step(5)
+    window.readouts_dock.hide()  # a layout of the user's own: a dock closed, one moved
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.step_dock)
+    settle(window, qtbot)
+    before = layout(window)
+    press_f11(window, qtbot, True)
+    assert window.presentation.action.isChecked()
+    assert window.isFullScreen() or window.windowState() & Qt.WindowState.WindowFullScreen
+    assert not window.panel_dock.isVisible() and not window.readouts_dock.isVisible()
+    assert not window.menuBar().isVisible() and not window.statusBar().isVisible()
+    assert not any(tb.isVisible() for tb in window.findChildren(QToolBar))
+    assert window.step_dock.isVisible() and window.timeline.isVisible()
+    assert window.stage.canvas.isVisible() and window.stage.loss.isVisible()
+    now = layout(window)
+    for key in ("font", "dock font", "timeline font", "ball", "stars"):
+        assert now[key] == before[key] * SCALE, key
+    assert now["ball pen"] == before["ball pen"] * SCALE
+    assert now["legend"] == "13.5pt" and before["legend"] == "9pt"
+    assert all(f.pointSizeF() == before["font"] * SCALE for f in now["ticks"])
+    # the same key back: exactly the layout before
+    press_f11(window, qtbot, False)
+    qtbot.waitUntil(lambda: layout(window) == before, timeout=HANG_GUARD_MS)
+    assert not window.presentation.action.isChecked()
+    assert not window.testAttribute(Qt.WidgetAttribute.WA_SetFont)  # inherits again
+    assert not window.step_dock.isHidden() and window.readouts_dock.isHidden()
+
+
+def test_view_menu_and_escape(window, qtbot):
+    act = window.presentation.action
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert act in view.actions() and act.shortcut().toString() == "F11"
+    window.step_dock.hide()  # presenting shows the Step dock even when it was closed
+    settle(window, qtbot)
+    before = layout(window)
+    act.trigger()
+    assert window.presentation.active and window.step_dock.isVisible()
+    window.controller.step(3)  # the balls move at their presentation size
+    assert window.stage.canvas.ball_item.opts["size"] == before["ball"] * SCALE
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.presentation.active, timeout=HANG_GUARD_MS)
+    qtbot.waitUntil(lambda: layout(window) == before, timeout=HANG_GUARD_MS)
+    assert not window.step_dock.isVisible()
+
+
+def test_timeline_keys_work_while_presenting(window, qtbot):
+    c = window.controller
+    c.step(30)
+    press_f11(window, qtbot, True)
+    QTest.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert c.iteration == 20
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert c.playing
+    c.pause()
+    press_f11(window, qtbot, False)
