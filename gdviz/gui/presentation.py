@@ -46,7 +46,7 @@ class _Saved:
     pens: list[tuple[object, object]] = field(default_factory=list)     # scatter items
     tick_fonts: list[tuple[pg.AxisItem, QFont | None]] = field(default_factory=list)
     legend_size: str | None = None
-    arrow_scale: float | None = None
+    arrow_pens: dict = field(default_factory=dict)  # arrow item -> its pen before
 
 
 class Presentation(QObject):
@@ -92,10 +92,28 @@ class Presentation(QObject):
         return [view.plotItem.getAxis(name) for view in (stage.canvas, stage.loss)
                 for name in ("left", "bottom")]
 
-    def _arrows(self):
-        """The stage's arrows overlay, when it has one that can be scaled."""
+    def _arrow_items(self) -> list:
+        """The step arrows' items and the −∇f field's (``gdviz.scene.arrows``), as they are
+        now: they are made when the arrows are first turned on, and again for new runs."""
         arrows = getattr(self.window.stage, "arrows", None)
-        return arrows if hasattr(arrows, "set_scale") and hasattr(arrows, "scale") else None
+        if arrows is None:
+            return []
+        return [*(it for ra in arrows.runs for it in ra.items.values()), *arrows.field_items]
+
+    def scale_arrows(self) -> None:
+        """Arrow pens ``SCALE`` times wider, for the items not widened yet (the window calls
+        it whenever the counters refresh: new runs' items, arrows just turned on)."""
+        if not self.active:
+            return
+        pens = self.saved.arrow_pens
+        for it in self._arrow_items():
+            if it in pens:
+                continue
+            pen = it.pen() if callable(getattr(it, "pen", None)) else it.opts["pen"]
+            pens[it] = pg.mkPen(pen)
+            wide = pg.mkPen(pen)
+            wide.setWidthF(max(pen.widthF(), 1.0) * SCALE)
+            it.setPen(wide)
 
     # ------------------------------------------------------------------ switching
     def enter(self) -> None:
@@ -132,10 +150,7 @@ class Presentation(QObject):
         legend = w.stage.canvas.legend
         s.legend_size = legend.opts.get("labelTextSize")
         self._legend_size(_scaled_css(s.legend_size, SCALE))
-        arrows = self._arrows()
-        if arrows is not None:
-            s.arrow_scale = arrows.scale
-            arrows.set_scale(arrows.scale * SCALE)
+        self.scale_arrows()
         w.showFullScreen()
         self.escape.setEnabled(True)
         self._checked(True)
@@ -155,9 +170,10 @@ class Presentation(QObject):
         for axis, font in s.tick_fonts:
             axis.setTickFont(font)
         self._legend_size(s.legend_size)
-        arrows = self._arrows()
-        if arrows is not None and s.arrow_scale is not None:
-            arrows.set_scale(s.arrow_scale)
+        alive = set(self._arrow_items())
+        for it, pen in s.arrow_pens.items():
+            if it in alive:  # items of runs since removed are gone
+                it.setPen(pen)
         w.setFont(s.font if s.own_font else QFont())
         if not s.own_font:
             w.setAttribute(Qt.WidgetAttribute.WA_SetFont, False)
@@ -206,6 +222,7 @@ def install_presentation(window: QMainWindow, view_menu=None,
     """Give ``window`` its presentation mode (``window.presentation``), with its action in
     ``view_menu`` when given."""
     window.presentation = Presentation(window, keep)
+    window.stage.countersRefreshed.connect(window.presentation.scale_arrows)
     if view_menu is not None:
         view_menu.addSeparator()
         view_menu.addAction(window.presentation.action)

@@ -9,18 +9,25 @@ always shows the iteration the other counters show.
 
 Each line can be copied as text: select it and press Ctrl+C, or right-click for "Copy line" and
 "Copy all".
+
+Its toggles draw the same step on the canvas (``Stage.set_arrows``): the arrows at the selected
+run's ball, at every run's, and the −∇f field; the View menu has them too, and **A** turns the
+arrows on and off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDockWidget,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -117,8 +124,15 @@ class StepDock(QDockWidget):
 
     ``runSelected(int)``: the user picked a run here (the window keeps the run list and the
     canvas on the same run).  ``refresh()`` brings it to the race's iteration; while the dock
-    is hidden it waits, and catches up when shown.
+    is hidden it waits, and catches up when shown.  ``explainer(i)``: where the explanation
+    of run ``i``'s step from the iteration shown comes from (the window's is the stage's
+    cache, shared with the arrows; None from it or by default: ``race.explain``).
+
+    The checkboxes ``arrows_check``, ``all_check`` and ``field_check`` say what the canvas
+    draws; ``arrowsChanged(on, all_runs, field)`` follows them.
     """
+
+    arrowsChanged = Signal(bool, bool, bool)
 
     runSelected = Signal(int)
 
@@ -126,6 +140,7 @@ class StepDock(QDockWidget):
         super().__init__("Step", parent)
         self.setObjectName("step")
         self.controller = controller
+        self.explainer = None
         self._stale = True
         body = QWidget()
         lay = QVBoxLayout(body)
@@ -149,6 +164,24 @@ class StepDock(QDockWidget):
         row.addWidget(self.point_spin)
         row.addStretch(1)
         lay.addLayout(row)
+        self.arrows_check = QCheckBox("Arrows")
+        self.arrows_check.setToolTip("Draw this step on the canvas at the ball: the step taken "
+                                     "(solid), the gradient step (dashed), the momentum "
+                                     "(dotted), the step size per axis (ellipse) (A)")
+        self.all_check = QCheckBox("every run")
+        self.all_check.setToolTip("The arrows of every visible run, not only this one's")
+        self.field_check = QCheckBox("−∇f field")
+        self.field_check.setToolTip("The direction of steepest descent over the whole view")
+        for cb in (self.arrows_check, self.all_check, self.field_check):
+            cb.toggled.connect(self._arrows_toggled)
+        grid = QGridLayout()  # two rows: the dock stays narrow
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.arrows_check, 0, 0)
+        grid.addWidget(self.all_check, 0, 1)
+        grid.addWidget(self.field_check, 1, 1)
+        grid.setColumnStretch(2, 1)
+        lay.addLayout(grid)
+        self._arrows_toggled()
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.RichText)
@@ -181,6 +214,12 @@ class StepDock(QDockWidget):
 
     def select_point(self, j: int) -> None:
         self.point_spin.setValue(j + 1)
+
+    def _arrows_toggled(self, *_) -> None:
+        on = self.arrows_check.isChecked()
+        self.all_check.setEnabled(on)
+        self.field_check.setEnabled(on)
+        self.arrowsChanged.emit(on, self.all_check.isChecked(), self.field_check.isChecked())
 
     def _run_picked(self, i: int) -> None:
         self.refresh()
@@ -240,7 +279,8 @@ class StepDock(QDockWidget):
                 f'<span style="color:{MUTED}">the step from iteration {k} to {k + 1}'
                 f"{where}</span>")
         try:
-            lines = race.explain(i).equations_for(j)
+            e = self.explainer(i) if self.explainer is not None else None
+            lines = (e if e is not None else race.explain(i)).equations_for(j)
         except Exception as e:  # noqa: BLE001 -- a run that does not build, a plugin's step
             self.heading.setText(f'{head}<br><span style="color:{ERROR}">'
                                  f"{html.escape(str(e) or type(e).__name__)}</span>")
@@ -267,9 +307,40 @@ def install_step_dock(window) -> StepDock:
     window.controller.runsChanged.connect(lambda: dock.select_run(run_list.currentRow()))
     dock.runSelected.connect(run_list.setCurrentRow)
     dock.select_run(run_list.currentRow())
+    stage = window.stage
+    dock.explainer = stage.explanation  # cached per iteration, shared with the arrows
+    dock.arrowsChanged.connect(lambda on, every, fld: stage.set_arrows(on, all_runs=every,
+                                                                       field=fld))
+
+    def select(i: int) -> None:  # the run the canvas draws the arrows of
+        with contextlib.suppress(ValueError):  # a run list being rebuilt
+            stage.set_selected_run(i)
+    run_list.currentRowChanged.connect(select)
+    window.controller.runsChanged.connect(lambda: select(run_list.currentRow()))
+    dock.point_spin.valueChanged.connect(lambda v: stage.set_selected_point(v - 1))
+    window.arrow_actions = {}
     view = menu_named(window, "&View")
     if view is not None:
+        view.addSeparator()
         view.addAction(dock.toggleViewAction())
+    # the A key is a guarded shortcut (never inside a text field); the menu only names it
+    for key, text, cb in (("arrows", "Step arrows\tA", dock.arrows_check),
+                          ("all", "Step arrows of every run", dock.all_check),
+                          ("field", "−∇f field", dock.field_check)):
+        act = QAction(text, window)
+        act.setCheckable(True)
+        act.setToolTip(cb.toolTip())
+        act.toggled.connect(cb.setChecked)
+        cb.toggled.connect(act.setChecked)
+        if key != "arrows":
+            dock.arrows_check.toggled.connect(act.setEnabled)
+            act.setEnabled(False)
+        if view is not None:
+            view.addAction(act)
+        window.arrow_actions[key] = act
+    sc = QShortcut(QKeySequence(Qt.Key.Key_A), window)
+    sc.setContext(Qt.ShortcutContext.WindowShortcut)
+    sc.activated.connect(lambda: window._shortcut(dock.arrows_check.toggle))
     return dock
 
 

@@ -103,3 +103,28 @@ def test_timeline_keys_work_while_presenting(window, qtbot):
     assert c.playing
     c.pause()
     press_f11(window, qtbot, False)
+
+
+def arrow_widths(window) -> list[float]:
+    arrows = window.stage.arrows
+    return [it.pen().widthF() for ra in arrows.runs for it in ra.items.values()]
+
+
+def test_arrows_are_wider_while_presenting(window, qtbot):
+    window.controller.step(4)
+    window.step_dock.arrows_check.setChecked(True)
+    before = arrow_widths(window)
+    assert before and min(before) > 0
+    press_f11(window, qtbot, True)
+    assert arrow_widths(window) == [w * SCALE for w in before]
+    # a run added while presenting gets wide arrows too (at the next counter refresh)
+    from gdviz.core.runspec import RunSpec
+    window.controller.add_run(RunSpec("nag", {"lr": 0.001, "momentum": 0.9}))
+    window.stage.refresh_counters()
+    widths = arrow_widths(window)
+    assert len(widths) > len(before) and widths[: len(before)] == [w * SCALE for w in before]
+    assert widths[len(before):] == [w * SCALE for w in before[: len(widths) - len(before)]]
+    press_f11(window, qtbot, False)
+    assert arrow_widths(window)[: len(before)] == before
+    window.stage.refresh_counters()
+    assert arrow_widths(window)[: len(before)] == before  # and not widened again

@@ -148,3 +148,43 @@ def test_one_d_objective(window, qtbot):
     wait_shown(window, qtbot)
     assert dock.lines()[0] == "t = 5"
     assert any("gₜ" in line for line in dock.lines())
+
+
+def test_arrow_toggles_draw_the_step_of_the_selected_run(window, qtbot):
+    dock, c, stage = window.step_dock, window.controller, window.stage
+    c.set_starts([(-1.5, 2.5), (1.0, -0.5)])
+    c.step(6)
+    acts = window.arrow_actions
+    assert not stage.arrows.on and not dock.all_check.isEnabled()
+    assert not acts["field"].isEnabled()
+    dock.arrows_check.setChecked(True)
+    assert stage.arrows.on and acts["arrows"].isChecked() and acts["field"].isEnabled()
+    dock.run_combo.setCurrentIndex(2)
+    dock.select_point(1)
+    assert stage.selected_run == 2 and stage.selected_point == 1
+    assert stage.arrows.drawn_runs(c.race) == [2]
+    wait_shown(window, qtbot)
+    # the canvas draws the step the dock writes out: the same explanation
+    assert dock.lines() == stage.explanation(2).equations_for(1)
+    step = stage.explanation(2).step[1]
+    drawn = stage.arrow_texts(2)[0]  # the solid arrow: the step taken, at start 2's ball
+    assert drawn.startswith("step taken θₜ₊₁ − θₜ = ")
+    shown = drawn.split("= (")[1].split(")")[0].replace("−", "-")
+    assert shown == ", ".join(f"{v:.4g}" for v in step)
+    acts["all"].trigger()
+    assert dock.all_check.isChecked() and stage.arrows.all_runs
+    assert stage.arrows.drawn_runs(c.race) == [0, 1, 2, 3]
+    dock.field_check.setChecked(True)
+    assert stage.arrows.field and acts["field"].isChecked()
+    window.panel.run_list.setCurrentRow(1)  # the panel's selection is the canvas's too
+    assert stage.selected_run == 1 and dock.run() == 1
+    window.activateWindow()
+    QTest.keyClick(window, Qt.Key.Key_A)
+    assert not dock.arrows_check.isChecked() and not stage.arrows.on
+    QTest.keyClick(window, Qt.Key.Key_A)
+    assert stage.arrows.on
+    edit = window.panel.expr  # the key stays out of text fields
+    edit.setFocus()
+    qtbot.waitUntil(edit.hasFocus, timeout=HANG_GUARD_MS)
+    QTest.keyClick(edit, Qt.Key.Key_A)
+    assert stage.arrows.on and edit.text() == "a"
