@@ -41,6 +41,7 @@ class _Saved:
     window_state: Qt.WindowState
     font: QFont
     own_font: bool                              # the window had a font of its own
+    style: str                                  # the window's style sheet
     visible: dict[QWidget, bool] = field(default_factory=dict)  # docks, toolbars, bars
     sizes: list[tuple[object, float]] = field(default_factory=list)     # scatter items
     pens: list[tuple[object, object]] = field(default_factory=list)     # scatter items
@@ -126,7 +127,8 @@ class Presentation(QObject):
         bars = [*w.findChildren(QToolBar), w.menuBar(), w.statusBar()]
         s = _Saved(geometry=w.saveGeometry(), rect=QRect(w.geometry()), state=w.saveState(),
                    window_state=w.windowState(), font=QFont(w.font()),
-                   own_font=w.testAttribute(Qt.WidgetAttribute.WA_SetFont))
+                   own_font=w.testAttribute(Qt.WidgetAttribute.WA_SetFont),
+                   style=w.styleSheet())
         s.visible = {x: x.isVisible() for x in (*docks, *bars)}
         self.saved = s
         for x in (*docks, *bars):
@@ -135,7 +137,12 @@ class Presentation(QObject):
         for dock in self.keep:
             dock.show()
         # sizes and fonts
-        w.setFont(scaled_font(s.font, SCALE))
+        big = scaled_font(s.font, SCALE)
+        w.setFont(big)
+        # under an application style sheet (the app's theme) a font set on the window does
+        # not reach its children: a rule of the window's own does
+        size = (f"{big.pointSizeF():g}pt" if big.pointSizeF() > 0 else f"{big.pixelSize()}px")
+        w.setStyleSheet(f"{s.style}\nQWidget {{ font-size: {size}; }}")
         for item in self._scatters():
             s.sizes.append((item, item.opts["size"]))
             s.pens.append((item, item.opts["pen"]))
@@ -174,6 +181,7 @@ class Presentation(QObject):
         for it, pen in s.arrow_pens.items():
             if it in alive:  # items of runs since removed are gone
                 it.setPen(pen)
+        w.setStyleSheet(s.style)
         w.setFont(s.font if s.own_font else QFont())
         if not s.own_font:
             w.setAttribute(Qt.WidgetAttribute.WA_SetFont, False)

@@ -20,8 +20,17 @@ from __future__ import annotations
 import contextlib
 import html
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QPixmap,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -33,6 +42,9 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMenu,
     QSpinBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +54,9 @@ from .controller import Controller
 
 MUTED = "#9aa0ab"
 ERROR = "#ff6b6b"
+# fonts that draw combining accents (m̂ₜ, v̂ₜ, θ̃) and sub- and superscripts: the first one
+# installed is used (DejaVu Sans, a usual Linux default, draws no combining hat)
+MATH_FONTS = ("Cambria Math", "STIX Two Math", "DejaVu Serif", "Noto Serif", "Times New Roman")
 
 
 def swatch(color: str | None, size: int = 12) -> QIcon:
@@ -49,6 +64,24 @@ def swatch(color: str | None, size: int = 12) -> QIcon:
     pm = QPixmap(size, size)
     pm.fill(QColor(color or "#ffffff"))
     return QIcon(pm)
+
+
+class WrapDelegate(QStyledItemDelegate):
+    """Each line as tall as its text wrapped to the list's width, measured with the font it is
+    painted in (Qt's own estimate could cut a wrapped line short, with "…", after a font
+    change)."""
+
+    PAD = 3  # pixels above and below a line
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt name)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        view = self.parent()
+        margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view)
+        width = max(view.viewport().width() - 2 * view.spacing() - 2 * (margin + 1), 20)
+        rect = opt.fontMetrics.boundingRect(QRect(0, 0, width, 1 << 20),
+                                            Qt.TextFlag.TextWordWrap, opt.text)
+        return QSize(width, rect.height() + 2 * self.PAD)
 
 
 class EquationList(QListWidget):
@@ -66,9 +99,23 @@ class EquationList(QListWidget):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.setSpacing(2)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
+        font = QFont()  # the family only: the size follows the window's (presentation mode)
+        font.setFamilies(list(MATH_FONTS))
+        self.setFont(font)
+        self.setItemDelegate(WrapDelegate(self))
 
     def lines(self) -> list[str]:
         return [self.item(r).text() for r in range(self.count())]
+
+    def changeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(ev)
+        if ev.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.scheduleDelayedItemsLayout()  # wrapped lines: their heights change too
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(ev)
+        self.scheduleDelayedItemsLayout()
 
     def set_lines(self, lines: list[str]) -> None:
         if lines == self.lines():

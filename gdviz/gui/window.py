@@ -41,6 +41,7 @@ SHORTCUTS = (("Space", "Play / pause"), ("← / →", "One iteration back / forw
                                                "compute one more)"),
              ("Shift+← / Shift+→", "Ten iterations back / forward"),
              ("Home / End", "The start / the last iteration computed"),
+             ("A", "The step's arrows on the canvas, on / off"),
              ("F11", "Presentation mode (Esc leaves it)"),
              ("R", "Reset to the start points"), ("Click", "Move the start point"),
              ("Shift+click", "Add a start point"), ("Drag / wheel", "Pan / zoom the plot"),

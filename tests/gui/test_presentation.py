@@ -128,3 +128,25 @@ def test_arrows_are_wider_while_presenting(window, qtbot):
     assert arrow_widths(window)[: len(before)] == before
     window.stage.refresh_counters()
     assert arrow_widths(window)[: len(before)] == before  # and not widened again
+
+
+def test_fonts_grow_under_the_apps_style_sheet(window, qtbot):
+    """The app's theme is a style sheet, under which a window's font does not reach its
+    children: presentation mode must still make the Step dock's text larger."""
+    from PySide6.QtWidgets import QApplication
+
+    from gdviz.gui.theme import STYLE
+    app = QApplication.instance()
+    old = app.styleSheet()
+    app.setStyleSheet(STYLE)
+    try:
+        eq = window.step_dock.equations
+        before = (eq.font().pointSizeF(), window.timeline.label.font().pointSizeF())
+        press_f11(window, qtbot, True)
+        assert (eq.font().pointSizeF(), window.timeline.label.font().pointSizeF()) == \
+            (before[0] * SCALE, before[1] * SCALE)
+        press_f11(window, qtbot, False)
+        assert (eq.font().pointSizeF(), window.timeline.label.font().pointSizeF()) == before
+        assert window.styleSheet() == ""
+    finally:
+        app.setStyleSheet(old)
