@@ -248,10 +248,11 @@ def test_worker_keeps_the_window_responsive_and_cancels(himmelblau_gd, qtbot):
         lab.basins.compute(grid=1024, steps=5000, runs=[1])
         job = lab.basins.jobs.job
         # the UI thread goes on processing events while the map is computed
-        qtbot.waitUntil(lambda: job.reports >= 3 and len(ticks) >= 10, timeout=HANG_GUARD_MS)
+        # (the bar moves when the UI thread has handled a report: wait for that, not a count)
+        qtbot.waitUntil(lambda: job.reports >= 3 and len(ticks) >= 10
+                        and lab.basins.jobs.bar.value() > 0, timeout=HANG_GUARD_MS)
         during = len(ticks)
         assert lab.basins.jobs.busy and lab.basins.jobs.bar.isVisibleTo(lab.basins)
-        assert lab.basins.jobs.bar.value() > 0
         QTest.mouseClick(lab.basins.jobs.cancel_button, Qt.MouseButton.LeftButton)
         finish(qtbot, lab.basins.jobs)
     finally:
