@@ -664,3 +664,39 @@ def test_a_map_of_a_transcendental_objective_is_simulate_of_all_its_points(monke
         np.testing.assert_array_equal(bm.ends, run.positions[-1])
         np.testing.assert_array_equal(bm.end_f, run.values[-1])
         np.testing.assert_array_equal(bm.steps_to_converge.ravel(), run.converged_at)
+
+
+def test_pace_tries_both_ways_then_takes_the_faster_and_tries_the_other_again():
+    pace = batch_module._Pace()
+    ways = []
+    for cost in (2.0, 1.0, *[None] * 10):   # threads measured 2 s a step, in turn 1 s
+        way = pace.threaded()
+        ways.append(way)
+        pace.per_step[way] = {True: 2.0, False: 1.0}[way] if cost is None else cost
+    probe = batch_module.PROBE_EVERY
+    assert ways[:2] == [True, False]
+    assert [i + 1 for i, w in enumerate(ways) if w] == [1, probe, 2 * probe]
+    pace.per_step[True] = 0.5   # the machine got quieter: threads win from now on
+    assert [pace.threaded() for _ in range(probe)].count(False) == 1
+
+
+def test_blocks_stepped_in_turn_or_on_threads_give_the_same_numbers(monkeypatch):
+    monkeypatch.setattr(batch_module, "BLOCKED_FROM", 8)
+    monkeypatch.setattr(batch_module, "BLOCK", 300)
+    monkeypatch.setattr(batch_module, "CHUNK", 3 * 1500)   # 3 steps a chunk at 1500 points
+    ways = []
+    timing = batch_module._Pace.timing
+
+    def spy(self, threaded, steps):
+        ways.append(threaded)
+        return timing(self, threaded, steps)
+
+    monkeypatch.setattr(batch_module._Pace, "timing", spy)
+    opt = make_optimizer("adam", lr=0.05)
+    starts = np.random.default_rng(5).uniform(-5, 5, (1500, 2))
+    ends = batch_module.run_points(HIMMELBLAU, opt, starts, 60)
+    run = simulate(HIMMELBLAU, opt, starts, 60)
+    assert len(ways) == 20 and True in ways and False in ways
+    np.testing.assert_array_equal(ends.x, run.positions[-1])
+    np.testing.assert_array_equal(ends.f, run.values[-1])
+    np.testing.assert_array_equal(ends.converged_at, run.converged_at)
