@@ -161,10 +161,9 @@ XTOL_SQUARED = _largest_square_within(XTOL)
 def norms_within(v: np.ndarray, squared: float) -> np.ndarray:
     """``row_norms(v) <= bound`` per row, for ``squared = _largest_square_within(bound)``:
     the same booleans, without the square root (the sum of squares is row_norms')."""
-    sq = v * v
-    s = sq[:, 0] if v.shape[1] == 1 else np.add(sq[:, 0], sq[:, 1])
-    for k in range(2, v.shape[1]):
-        s += sq[:, k]
+    s = v[:, 0] * v[:, 0]
+    for k in range(1, v.shape[1]):
+        s += v[:, k] * v[:, k]
     return s <= squared
 
 
