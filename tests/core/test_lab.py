@@ -669,14 +669,16 @@ def test_a_map_of_a_transcendental_objective_is_simulate_of_all_its_points(monke
 def test_pace_tries_both_ways_then_takes_the_faster_and_tries_the_other_again():
     pace = batch_module._Pace()
     ways = []
-    for cost in (2.0, 1.0, *[None] * 10):   # threads measured 2 s a step, in turn 1 s
+    for _ in range(12):   # threads measure 2 s a step, in turn 1 s
         way = pace.threaded()
         ways.append(way)
-        pace.per_step[way] = {True: 2.0, False: 1.0}[way] if cost is None else cost
+        pace.measured[way].append(2.0 if way else 1.0)
     probe = batch_module.PROBE_EVERY
     assert ways[:2] == [True, False]
     assert [i + 1 for i, w in enumerate(ways) if w] == [1, probe, 2 * probe]
-    pace.per_step[True] = 0.5   # the machine got quieter: threads win from now on
+    pace.measured[True].append(5.0)   # one chunk slowed by other work turns nothing
+    assert pace.per_step(True) == 2.0
+    pace.measured[True].extend([0.5, 0.5])   # the machine got quieter: threads win from now on
     assert [pace.threaded() for _ in range(probe)].count(False) == 1
 
 

@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -77,27 +79,34 @@ class _Pace:
     machine busier than that they do not: each numpy call takes the GIL twice, and a thread
     descheduled while holding it stalls the other; the map measured 12 % slower on two
     threads than in one (load average 5 on 2 cores).  So each way is timed per step, the
-    faster is taken, and the other is tried again every PROBE_EVERY chunks.  The blocks are
-    independent: the numbers are the same either way.
+    faster is taken, and the other is tried again every PROBE_EVERY chunks.  A way's time is
+    the median of its last three chunks: the other work comes and goes, and one chunk it
+    slowed down does not turn the choice.  The blocks are independent: the numbers are the
+    same either way.
     """
 
     def __init__(self) -> None:
-        self.per_step: dict[bool, float] = {}   # threaded? -> seconds per step, last measured
+        # threaded? -> seconds per step of its last three chunks
+        self.measured: dict[bool, deque[float]] = {True: deque(maxlen=3),
+                                                   False: deque(maxlen=3)}
         self.chunks = 0
+
+    def per_step(self, threaded: bool) -> float:
+        return statistics.median(self.measured[threaded])
 
     def threaded(self) -> bool:
         """The way for the next chunk: threads first, then in turn, then the faster one."""
         self.chunks += 1
-        if True not in self.per_step or False not in self.per_step:
-            return True not in self.per_step
-        faster = self.per_step[True] <= self.per_step[False]
+        if not self.measured[True] or not self.measured[False]:
+            return not self.measured[True]
+        faster = self.per_step(True) <= self.per_step(False)
         return not faster if self.chunks % PROBE_EVERY == 0 else faster
 
     @contextmanager
     def timing(self, threaded: bool, steps: int) -> Iterator[None]:
         t0 = time.perf_counter()
         yield
-        self.per_step[threaded] = (time.perf_counter() - t0) / steps
+        self.measured[threaded].append((time.perf_counter() - t0) / steps)
 
 
 class Cancelled(Exception):
