@@ -666,34 +666,46 @@ def test_a_map_of_a_transcendental_objective_is_simulate_of_all_its_points(monke
         np.testing.assert_array_equal(bm.steps_to_converge.ravel(), run.converged_at)
 
 
-def test_pace_tries_both_ways_then_takes_the_faster_and_tries_the_other_again():
+def test_pace_keeps_threads_while_they_overlap():
+    pace = batch_module._Pace()
+    for _ in range(20):   # 1 s a chunk on threads, 1.8 s of CPU in the blocks
+        assert pace.threaded()
+        pace.record(True, 10, 1.0, cpu=1.8)
+
+
+def test_pace_times_both_ways_when_threads_do_not_overlap_and_takes_the_faster():
     pace = batch_module._Pace()
     ways = []
-    for _ in range(12):   # threads measure 2 s a step, in turn 1 s
+    for _ in range(12):   # threads 2 s a step with 1.5 s of CPU in the blocks, in turn 1 s
         way = pace.threaded()
         ways.append(way)
-        pace.measured[way].append(2.0 if way else 1.0)
+        pace.record(way, 1, 2.0 if way else 1.0, cpu=1.5)
     probe = batch_module.PROBE_EVERY
     assert ways[:2] == [True, False]
     assert [i + 1 for i, w in enumerate(ways) if w] == [1, probe, 2 * probe]
-    pace.measured[True].append(5.0)   # one chunk slowed by other work turns nothing
+    pace.record(True, 1, 5.0, cpu=1.5)   # one chunk slowed by other work turns nothing
     assert pace.per_step(True) == 2.0
-    pace.measured[True].extend([0.5, 0.5])   # the machine got quieter: threads win from now on
+    for _ in range(2):   # the machine got quieter: threads win from now on
+        pace.record(True, 1, 0.5, cpu=0.5)
     assert [pace.threaded() for _ in range(probe)].count(False) == 1
+    for _ in range(2):   # and overlap: no more chunks in turn
+        pace.record(True, 1, 0.5, cpu=0.9)
+    assert all(pace.threaded() for _ in range(3 * probe))
 
 
 def test_blocks_stepped_in_turn_or_on_threads_give_the_same_numbers(monkeypatch):
     monkeypatch.setattr(batch_module, "BLOCKED_FROM", 8)
     monkeypatch.setattr(batch_module, "BLOCK", 300)
     monkeypatch.setattr(batch_module, "CHUNK", 3 * 1500)   # 3 steps a chunk at 1500 points
+    monkeypatch.setattr(batch_module, "OVERLAP", np.inf)    # no overlap is enough: both ways
     ways = []
-    timing = batch_module._Pace.timing
+    record = batch_module._Pace.record
 
-    def spy(self, threaded, steps):
+    def spy(self, threaded, *args, **kwargs):
         ways.append(threaded)
-        return timing(self, threaded, steps)
+        return record(self, threaded, *args, **kwargs)
 
-    monkeypatch.setattr(batch_module._Pace, "timing", spy)
+    monkeypatch.setattr(batch_module._Pace, "record", spy)
     opt = make_optimizer("adam", lr=0.05)
     starts = np.random.default_rng(5).uniform(-5, 5, (1500, 2))
     ends = batch_module.run_points(HIMMELBLAU, opt, starts, 60)

@@ -44,9 +44,8 @@ import math
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,6 +68,7 @@ BLOCK = 32_768
 BLOCKED_FROM = 16_384
 SPARSE_BELOW = 4   # test convergence at the open points alone once fewer than 1/4 are open
 PROBE_EVERY = 5    # chunks between two tries of the way not taken (threads or in turn)
+OVERLAP = 1.1      # threads are kept while the blocks' CPU time is this many times the chunk's
 
 
 class _Pace:
@@ -76,37 +76,52 @@ class _Pace:
 
     Threads pay when the machine has a core to spare: 256² Adam steps on Himmelblau measured
     0.46 ms a step on two threads and 0.62 ms in turn next to one other busy process.  On a
-    machine busier than that they do not: each numpy call takes the GIL twice, and a thread
-    descheduled while holding it stalls the other; the map measured 12 % slower on two
-    threads than in one (load average 5 on 2 cores).  So each way is timed per step, the
-    faster is taken, and the other is tried again every PROBE_EVERY chunks.  A way's time is
-    the median of its last three chunks: the other work comes and goes, and one chunk it
-    slowed down does not turn the choice.  The blocks are independent: the numbers are the
-    same either way.
+    machine busier than that they may not: each numpy call takes the GIL twice, and a thread
+    descheduled while holding it stalls the other; the map once measured 12 % slower on two
+    threads than in one (load average 5 on 2 cores).
+
+    So threads go first, and are kept while they overlap: while the blocks' CPU times on the
+    threads add up to more than OVERLAP times the chunk's time, stepping the blocks in turn,
+    which takes at least that sum, cannot be faster.  Otherwise each way is timed per step,
+    the faster is taken, and the other is tried again every PROBE_EVERY chunks.  Each figure
+    is the median of the way's last three chunks: the other work comes and goes, and one
+    chunk it slowed down does not turn the choice.  The blocks are independent: the numbers
+    are the same either way.
     """
 
     def __init__(self) -> None:
         # threaded? -> seconds per step of its last three chunks
         self.measured: dict[bool, deque[float]] = {True: deque(maxlen=3),
                                                    False: deque(maxlen=3)}
+        self.overlaps: deque[float] = deque(maxlen=3)   # blocks' CPU time / chunk's time
         self.chunks = 0
 
     def per_step(self, threaded: bool) -> float:
         return statistics.median(self.measured[threaded])
 
     def threaded(self) -> bool:
-        """The way for the next chunk: threads first, then in turn, then the faster one."""
+        """The way for the next chunk: threads while they overlap, else the faster way."""
         self.chunks += 1
-        if not self.measured[True] or not self.measured[False]:
-            return not self.measured[True]
+        if not self.measured[True] or statistics.median(self.overlaps) > OVERLAP:
+            return True
+        if not self.measured[False]:
+            return False
         faster = self.per_step(True) <= self.per_step(False)
         return not faster if self.chunks % PROBE_EVERY == 0 else faster
 
-    @contextmanager
-    def timing(self, threaded: bool, steps: int) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        self.measured[threaded].append((time.perf_counter() - t0) / steps)
+    def record(self, threaded: bool, steps: int, seconds: float, cpu: float = 0.0) -> None:
+        """A chunk of ``steps`` steps took ``seconds``; on threads, ``cpu`` is the sum of the
+        blocks' CPU times."""
+        self.measured[threaded].append(seconds / steps)
+        if threaded:
+            self.overlaps.append(cpu / seconds if seconds > 0 else 0.0)
+
+
+def _run_timed(batch: _Batch, steps: int) -> float:
+    """``batch.run(steps)`` on a worker thread; the CPU time it took there."""
+    t0 = time.thread_time()
+    batch.run(steps)
+    return time.thread_time() - t0
 
 
 class Cancelled(Exception):
@@ -351,13 +366,15 @@ def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
             if pool is None:
                 batches[0].run(k)
             elif pace.threaded():
-                with pace.timing(True, k):
-                    for task in [pool.submit(b.run, k) for b in batches]:
-                        task.result()
+                t0 = time.perf_counter()
+                tasks = [pool.submit(_run_timed, b, k) for b in batches]
+                cpu = sum([task.result() for task in tasks])
+                pace.record(True, k, time.perf_counter() - t0, cpu)
             else:
-                with pace.timing(False, k):
-                    for b in batches:
-                        b.run(k)
+                t0 = time.perf_counter()
+                for b in batches:
+                    b.run(k)
+                pace.record(False, k, time.perf_counter() - t0)
             t += k
             report(progress, done + t, total)
     finally:
