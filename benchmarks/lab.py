@@ -8,10 +8,11 @@
   ``torch.optim.Adam`` stepping the same 65 536 points as one float64 tensor, with
   Himmelblau's analytic gradient written in torch ops (the same formula as gdviz's), and
   nothing else: no f, no convergence test.  Both use the machine's cores as they do by
-  default (torch: its intra-op threads; gdviz: two threads of blocks); torch on one thread is
-  printed too, and torch's ``fused=True`` Adam where this torch has it.  So is gdviz's
-  simulation alone, on its threads and as one block on one thread.  The map's overhead
-  (classification + colouring) is printed as a share of its simulation.
+  default (torch: its intra-op threads; gdviz: blocks on two threads, or in turn where that
+  measures faster); torch on one thread is printed too, and torch's ``fused=True`` Adam where
+  this torch has it.  So is gdviz's simulation alone, on its threads and as one block on one
+  thread.  The map's overhead (classification + colouring) is printed as a share of its
+  simulation.
 * Sweep: 8 optimizers × 200 learning rates × 500 steps on Rosenbrock from (−1.5, 2.5), each a
   ``sweep`` (one vectorized run of 200 points); total time and point-steps per second.
 
