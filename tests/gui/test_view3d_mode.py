@@ -307,7 +307,7 @@ def test_a_new_window_restores_the_3d_view_of_the_last_session(qtbot):
 
 # ---------------------------------------------------------------------------- export dialog
 
-def test_export_dialog_offers_the_views_the_window_can_show(window, monkeypatch):
+def test_export_dialog_offers_the_views_the_window_can_show(window, monkeypatch, qtbot):
     from gdviz.gui.export_dialog import ExportDialog, ExportOptions
 
     why = no_gl(monkeypatch)
@@ -320,6 +320,7 @@ def test_export_dialog_offers_the_views_the_window_can_show(window, monkeypatch)
     assert (opts.mode, opts.orbit) == ("2d", 0.0) and "--mode" not in opts.command()
     # a window-less dialog offers all three; the orbit goes with a 3-D view only
     free = ExportDialog(None, mode="3d")
+    qtbot.addWidget(free)  # a top-level dialog: deleted with the test, not after the app
     assert free.view_mode.currentData() == "3d" and free.orbit.isEnabled()
     free.orbit.setValue(90)
     opts = free.options()
