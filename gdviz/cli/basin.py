@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 import time
@@ -33,8 +32,8 @@ from .common import (
     UsageError,
     add_race_options,
     apply_race_options,
+    command_main,
     glue_negative_values,
-    run_command,
 )
 
 PROG = "gdviz basin"
@@ -171,13 +170,6 @@ def run_lab(prog: str, work: Callable[[list[str], Interrupts, Progress], list[st
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        build_parser().print_help()
-        return 0
-    return run_command(PROG, _basin, argv)
 
 
 def _basin(argv: list[str], stop: Interrupts) -> int:
@@ -244,3 +236,6 @@ def _compute(argv, stop, progress, session, obj, view, grid, steps, tol, files) 
     for label, bm in maps:
         out.append(f"  {label}: " + "; ".join(key_lines(bm)))
     return out
+
+
+main = command_main(PROG, build_parser, _basin)

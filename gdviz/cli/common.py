@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import os
 import re
 import shlex
 import signal
@@ -344,6 +345,25 @@ class Progress:
     def end_line(self) -> None:
         if self.bar is not None:
             self.bar.end_line()
+
+
+def command_main(prog: str, build_parser: Callable[[], argparse.ArgumentParser],
+                 body: Callable[[list[str], Interrupts], int], *, qt: bool = True
+                 ) -> Callable[[Sequence[str] | None], int]:
+    """A command's ``main(argv=None) -> exit code``: ``--help`` prints the options, anything
+    else runs ``body`` under ``run_command``.  ``qt``: the command paints with Qt, offscreen (no
+    display needed)."""
+    def main(argv: Sequence[str] | None = None) -> int:
+        if qt:
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if any(a in ("-h", "--help") for a in argv):
+            build_parser().print_help()
+            return 0
+        return run_command(prog, body, argv)
+
+    main.__doc__ = f"``{prog}``: see ``build_parser``; returns the exit code."
+    return main
 
 
 def run_command(prog: str, body: Callable[[list[str], Interrupts], int],

@@ -32,9 +32,9 @@ from .common import (
     UsageError,
     add_race_options,
     apply_race_options,
+    command_main,
     glue_negative_values,
     read_session_option,
-    run_command,
     run_failures,
 )
 
@@ -83,12 +83,6 @@ def plan(argv: Sequence[str]) -> ExplainJob:
     return ExplainJob(session, args.at)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        build_parser().print_help()
-        return 0
-    return run_command(PROG, _explain, argv)
 
 
 def _explain(argv: list[str], stop: Interrupts) -> int:
@@ -154,3 +148,6 @@ def _stdout():
         with contextlib.suppress(ValueError, OSError):
             stream.reconfigure(errors="replace")
     return stream
+
+
+main = command_main(PROG, build_parser, _explain, qt=False)

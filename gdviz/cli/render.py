@@ -41,9 +41,9 @@ from .common import (
     UsageError,
     add_race_options,
     apply_race_options,
+    command_main,
     glue_negative_values,
     read_session_option,
-    run_command,
     run_failures,
 )
 
@@ -209,13 +209,6 @@ def describe(job: RenderJob, session: Session) -> str:
             f"session: {json.dumps(d, separators=(',', ':'))}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        build_parser().print_help()
-        return 0
-    return run_command(PROG, _render, argv)
 
 
 def _render(argv: list[str], stop: Interrupts) -> int:
@@ -331,3 +324,6 @@ def prepare_gl() -> str | None:
 
     qInstallMessageHandler(quiet)
     return None
+
+
+main = command_main(PROG, build_parser, _render)

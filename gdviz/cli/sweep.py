@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
-import sys
 import time
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,8 +34,14 @@ from .basin import (
     whole_number,
     write_files,
 )
-from .common import Interrupts, Parser, UsageError, add_race_options, glue_negative_values
-from .common import run_command as _run_command
+from .common import (
+    Interrupts,
+    Parser,
+    UsageError,
+    add_race_options,
+    command_main,
+    glue_negative_values,
+)
 
 PROG = "gdviz sweep"
 MAX_POINTS = 100_000          # values per axis
@@ -98,13 +101,6 @@ def parse_points(text: str | None, two: bool) -> tuple[int, int | None]:
     return n, m2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        build_parser().print_help()
-        return 0
-    return _run_command(PROG, _sweep, argv)
 
 
 def _sweep(argv: list[str], stop: Interrupts) -> int:
@@ -195,3 +191,6 @@ def summary(sw) -> str:
     at = f"lr = {lr:.3g}" + (f", {sw.second} = {float(sw.second_values[k[0]]):.3g}"
                              if sw.second is not None else "")
     return f"lowest {what} = {float(y[k]):.3g} at {at}; {div}"
+
+
+main = command_main(PROG, build_parser, _sweep)

@@ -243,7 +243,7 @@ def test_seek_back_shows_iteration_k_and_play_on_replays_it_exactly():
     race.step(600)
     race.seek(12)
     assert race.iteration == 12 and race.end == 600 and not race.is_done()
-    for spec, pos, vals, gn in race.history():
+    for _spec, pos, vals, gn in race.history():
         assert pos.shape[0] == vals.shape[0] == gn.shape[0] == 13
     race.seek(300)
     assert race.iteration == 300
@@ -283,7 +283,6 @@ def test_branch_shares_the_history_and_continues_with_new_settings():
     again.step(150)
     np.testing.assert_array_equal(again.tracks[0].positions, race.tracks[1].positions)
     # ... and as stepping the parent's state at 120 with the new settings by hand
-    import gdviz.core.simulate as _  # noqa: F401
     from gdviz.core.simulate import advance
     rs = race.tracks[0].state_at(120)
     opt = RunSpec("momentum", {"lr": 0.0005, "momentum": 0.5}).build()
