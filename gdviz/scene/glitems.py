@@ -10,10 +10,10 @@ Importing this module imports PyOpenGL: only the 3-D view does.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
-import shiboken6
 from OpenGL import GL
 from pyqtgraph.opengl import GLGraphicsItem
 from PySide6.QtGui import QOpenGLContext, QSurfaceFormat
@@ -143,8 +143,18 @@ void main() {
 ATTRIBUTES = ("a_position", "a_normal", "a_color", "a_size")
 
 
+_context_keys = itertools.count(1)
+
+
 def context_key(ctx: QOpenGLContext) -> int:
-    return int(shiboken6.getCppPointer(ctx)[0])
+    """A number of its own for each context, never reused: a context's C++ address is, once
+    it is destroyed, and a new context there must not find the old one's programs, buffers or
+    cached frames."""
+    key = ctx.property("gdvizContextKey")
+    if key is None:
+        key = next(_context_keys)
+        ctx.setProperty("gdvizContextKey", key)
+    return int(key)
 
 
 class ContextState:
