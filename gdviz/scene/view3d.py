@@ -18,6 +18,7 @@ Importing this module imports PyOpenGL: import it only for 3-D (``gl.gl_availabl
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -778,6 +779,11 @@ class View3D(GLViewWidget):
             raise ValueError(f"Invalid size: {width}×{height} (each side in 16…{MAX_RENDER})")
         old_trails = self.trails.visible()
         self.trails.setVisible(trails and self.show_trails)
+        # No garbage collection while this context is current: collecting another view's
+        # context destroys it, which makes it current on the way and leaves none current here
+        # (the frame came out as bare background).
+        collecting = gc.isenabled()
+        gc.disable()
         own = self.isValid()   # the widget's context exists: draw in it (its buffers are there)
         if own:
             self.makeCurrent()
@@ -804,6 +810,8 @@ class View3D(GLViewWidget):
                 self.doneCurrent()
             else:
                 self._offscreen[1].doneCurrent()
+            if collecting:
+                gc.enable()
         rgba = np.ascontiguousarray(rgba[::-1])   # OpenGL's rows go bottom-up
         img = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
         if legend:
