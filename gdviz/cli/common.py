@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import re
 import shlex
@@ -149,6 +148,7 @@ def resolve_objective_option(text: str):
         name = text.strip()
         builtins = ", ".join(OBJECTIVES)
         if NAME.fullmatch(name):  # a name, not a formula: say so, not the parser's words
+            import difflib  # for a did-you-mean only
             close = difflib.get_close_matches(name.lower(), list(OBJECTIVES), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UsageError(f"unknown objective {name!r}{hint} (built-ins: {builtins})") \

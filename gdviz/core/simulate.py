@@ -15,14 +15,16 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from .objectives import Objective
 from .optimizers import Optimizer, OptState, gradient_noise
+
+if TYPE_CHECKING:   # imported by the first threaded step: the app's start-up needs no pool
+    from concurrent.futures import ThreadPoolExecutor
 
 DIVERGENCE_BOUND = 1e6
 GTOL = 1e-6      # converged: |∇f| below this ...
@@ -183,6 +185,7 @@ def _executor() -> ThreadPoolExecutor:
     """The worker threads, created on first use (again in a forked child: it has none)."""
     global _pool, _pool_pid
     if _pool is None or _pool_pid != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
         _pool, _pool_pid = ThreadPoolExecutor(THREADS, thread_name_prefix="gdviz-step"), os.getpid()
     return _pool
 
@@ -283,6 +286,7 @@ def _blocked_step(obj: Objective, opt: Optimizer, rs: RunState):
     ok = store(0, 1, parts, xb, out)
     pool = _executor()
     tasks = [pool.submit(work) for _ in range(THREADS)]
+    from concurrent.futures import wait
     wait(tasks)
     ok &= all([task.result() for task in tasks])
     it = iter(scalars)

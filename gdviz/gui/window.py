@@ -107,12 +107,20 @@ class MainWindow(QMainWindow):
         self._max_changed(c.max_steps)
         self._status_changed()
         self._show_counters()
-        from .lab import install_lab  # the Landscape menu and its docks
-        self.lab = install_lab(self)
+        from .lab import install_lab  # the Landscape menu; its docks on first use (lab)
+        self._lab_menu, self._lab = install_lab(self), None
         self._painted = False
         # the installed packages' plugins load after the first paint, which they must not delay
         self.firstPaint.connect(lambda: QTimer.singleShot(0, self, self._installed_plugins))
         self._place()
+
+    @property
+    def lab(self):
+        """The landscape lab (``gdviz.gui.lab.Lab``): its panels and docks, built on first use."""
+        if self._lab is None:
+            from .lab import Lab
+            self._lab = Lab(self, self._lab_menu)
+        return self._lab
 
     # ------------------------------------------------------------------ building
     def _place(self) -> None:

@@ -29,7 +29,8 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from ..core.lab import BASIN_COLORS, DIVERGED, NO_BASIN, RUNNING, BasinMap, Sweep
 from ..core.lab.basins import DIVERGED_COLOR, NO_BASIN_COLOR
 from ..core.objectives import Objective
-from .canvas import BG, colour_values, marching_squares
+from ..core.quantiles import percentiles
+from .canvas import BG, ColorBar, colour_values, marching_squares
 
 MAX_MAPS = 4
 OVERLAY_Z = -15          # above the heatmap (-20), under the contours (-10) and the runs
@@ -160,7 +161,7 @@ def _contours(objective: Objective, view, grid: int = 160) -> np.ndarray:
     finite = z[np.isfinite(z)]
     if finite.size == 0:
         return np.empty((0, 2))
-    lo, hi = float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))
+    lo, hi = (float(q) for q in percentiles(finite, (0.5, 99.5)))
     if not hi > lo:
         return np.empty((0, 2))
     z = np.where(np.isfinite(z), z, hi)
@@ -213,7 +214,7 @@ class BasinFigure(pg.GraphicsLayoutWidget):
         minima = np.array(objective.minima, dtype=float).reshape(-1, objective.dim)
         for i, (title, bm) in enumerate(maps):
             row, col = 2 * (i // cols), i % cols
-            plot = self.addPlot(row=row, col=col)
+            plot = self.addPlot(row=row, col=col, enableMenu=False)
             _style_plot(plot)
             plot.setTitle(title, color=TEXT, size="10pt")
             plot.setLabel("bottom", "x", color=TEXT)
@@ -271,7 +272,7 @@ class SweepPlot(pg.PlotWidget):
     picked = Signal(int, float)
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background=BG)
+        super().__init__(parent, background=BG, enableMenu=False)
         _style_plot(self.plotItem)
         self.plotItem.setLogMode(True, True)
         self.plotItem.showGrid(x=True, y=True, alpha=0.15)
@@ -433,8 +434,8 @@ class PhaseItems:
         self.marker.setZValue(2)
         for it in (self.image, self.mask, self.marker):
             plot.addItem(it)
-        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
-                                        width=14, pen="#888")
+        self.colorbar = ColorBar(colorMap=pg.colormap.get("viridis"), interactive=False,
+                                 width=14, pen="#888")
         self.colorbar.setImageItem(self.image, insert_in=plot)
         self.colorbar.getAxis("right").setTextPen(TEXT)
         self.colorbar.getAxis("right").enableAutoSIPrefix(False)
@@ -505,7 +506,7 @@ class PhaseItems:
 
 def phase_plot_item() -> pg.PlotItem:
     """A PlotItem whose x axis is labelled as learning rates over log₁₀ values."""
-    return pg.PlotItem(axisItems={"bottom": _LogAxis("bottom")})
+    return pg.PlotItem(axisItems={"bottom": _LogAxis("bottom")}, enableMenu=False)
 
 
 class PhasePlot(pg.PlotWidget):

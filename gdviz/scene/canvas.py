@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from ..core import Objective
+from ..core.quantiles import percentiles
 from ..core.views import bounds_view, complete_view
 
 GRID = 400          # heatmap resolution per axis
@@ -27,18 +28,49 @@ BG = "#15171c"
 BALL_PEN = pg.mkPen("#101010", width=1.5)
 
 
+class _PlotItemWithoutMenu(pg.PlotItem):
+    """A PlotItem whose ViewBox has no context menu (pyqtgraph builds one per ViewBox)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["enableMenu"] = False
+        super().__init__(*args, **kwargs)
+
+
+class ColorBar(pg.ColorBarItem, _PlotItemWithoutMenu):
+    """``pg.ColorBarItem`` without the context menu it cannot use (``interactive=False``):
+    ColorBarItem's ``super().__init__()`` reaches ``_PlotItemWithoutMenu`` in this MRO."""
+
+
 def marching_squares(z: np.ndarray, xs: np.ndarray, ys: np.ndarray,
                      levels) -> np.ndarray:
-    """Contour segments of ``z[iy, ix]`` as an array of point pairs ``(2 m, 2)`` (vectorized)."""
+    """Contour segments of ``z[iy, ix]`` as an array of point pairs ``(2 m, 2)`` (vectorized).
+
+    A level ``lv`` crosses the cells with ``lo <= lv < hi`` (their corners' least and greatest
+    values).  For levels in increasing order those are the levels from ``searchsorted(lo)`` up
+    to ``searchsorted(hi)``: two passes over the grid find every crossed cell of every level,
+    and each level then looks at the crossed cells alone (a few per cent of the grid).
+    """
     out = []
     A, B, C, D = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]  # corners (x0,y0) (x1,y0) ...
     lo = np.minimum(np.minimum(A, B), np.minimum(C, D))
     hi = np.maximum(np.maximum(A, B), np.maximum(C, D))
+    levels = np.asarray(levels, dtype=float)
+    order = np.argsort(levels, kind="stable")
+    ordered = levels[order]
+    # per cell, the crossing levels are ordered[k_lo:k_hi] (NaN corners: none)
+    k_lo = np.searchsorted(ordered, lo.ravel(), side="left")
+    k_hi = np.searchsorted(ordered, hi.ravel(), side="left")
+    crossed = np.flatnonzero(k_hi > k_lo)     # row-major, as np.nonzero gives them
+    k_lo, k_hi = k_lo[crossed], k_hi[crossed]
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)        # levels[k] is ordered[rank[k]]
+    width = lo.shape[1]
     with np.errstate(all="ignore"):
-        for lv in levels:
-            iy, ix = np.nonzero((lo <= lv) & (hi > lv))  # cells the level crosses
-            if iy.size == 0:
+        for lv, r in zip(levels, rank, strict=True):
+            cells = crossed[(k_lo <= r) & (r < k_hi)]  # the cells this level crosses
+            if cells.size == 0:
                 continue
+            iy, ix = np.divmod(cells, width)
             a, b, c, d = A[iy, ix], B[iy, ix], C[iy, ix], D[iy, ix]
             x0, x1, y0, y1 = xs[ix], xs[ix + 1], ys[iy], ys[iy + 1]
             pa, pb, pc, pd = a > lv, b > lv, c > lv, d > lv
@@ -213,10 +245,10 @@ class Canvas(pg.PlotWidget):
     viewShown = Signal()    # a view was set (set_view, reset_view, a new objective); read view()
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background=BG)
+        # no context menu: the view has its own controls (and building one costs start-up)
+        super().__init__(parent, background=BG, enableMenu=False)
         # items move every frame: a spatial index costs more than it saves
         self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
-        self.plotItem.setMenuEnabled(False)
         self.plotItem.hideButtons()
         self.vb = self.plotItem.getViewBox()
         self.vb.disableAutoRange()
@@ -354,14 +386,14 @@ class Canvas(pg.PlotWidget):
         finite = z[np.isfinite(z)]
         if finite.size == 0:
             finite = np.zeros(1)
-        lo, hi = float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))
+        lo, hi = (float(q) for q in percentiles(finite, (0.5, 99.5)))
         if not hi > lo:
             hi = lo + 1.0
         z = np.where(np.isfinite(z), z, hi)
         self.image.setImage(z, levels=(lo, hi), autoLevels=False)
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         if self.colorbar is None:
-            self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14,
+            self.colorbar = ColorBar(colorMap=self.cmap, interactive=False, width=14,
                                             pen="#888")
             self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
             self.colorbar.getAxis("right").enableAutoSIPrefix(False)  # f's values, unscaled

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Objective
+from ..core.quantiles import percentiles
 from .canvas import N_LEVELS, colour_values, marching_squares
 
 GRID3D = 200       # mesh vertices per axis
@@ -53,7 +54,7 @@ def robust_range(h: np.ndarray) -> tuple[float, float]:
     finite = h[np.isfinite(h)]
     if finite.size == 0:
         return -0.5, 0.5
-    lo_q, hi_q = np.percentile(finite, PERCENTILES)
+    lo_q, hi_q = percentiles(finite, PERCENTILES)
     span = hi_q - lo_q
     lo = max(float(finite.min()), float(lo_q - FENCE * span))
     hi = min(float(finite.max()), float(hi_q + FENCE * span))
@@ -97,14 +98,14 @@ class HeightField:
         # the log height's reference, as colour_values computes it for the heatmap
         self.f_min = float(finite.min()) if finite.size else 0.0
         span = float(finite.max() - self.f_min) if finite.size else 1.0
-        floor = float(np.percentile(finite - self.f_min, 1.0)) if finite.size else 0.0
+        floor = float(percentiles(finite - self.f_min, (1.0,))[0]) if finite.size else 0.0
         self.delta = max(span * 1e-6, 1e-12, floor)
         # the colour: the heatmap's quantity and levels
         c, self.colour_label = colour_values(obj, self.f)
         cf = c[np.isfinite(c)]
         if cf.size == 0:
             cf = np.zeros(1)
-        lo, hi = float(np.percentile(cf, 0.5)), float(np.percentile(cf, 99.5))
+        lo, hi = (float(q) for q in percentiles(cf, (0.5, 99.5)))
         if not hi > lo:
             hi = lo + 1.0
         self.colour = c

@@ -66,9 +66,8 @@ class LossPlot(pg.PlotWidget):
     iterationClicked = Signal(int)  # a click on the plot, at iteration k
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background=BG,
+        super().__init__(parent, background=BG, enableMenu=False,
                          axisItems={"left": DecadeAxis("left"), "bottom": IterationAxis("bottom")})
-        self.plotItem.setMenuEnabled(False)
         self.plotItem.hideButtons()
         self.plotItem.showGrid(x=True, y=True, alpha=0.15)
         for ax in ("left", "bottom"):

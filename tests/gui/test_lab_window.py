@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from gdviz.core import get_objective
 from gdviz.core.lab import log_grid, race_table, to_csv, tune
@@ -261,3 +261,23 @@ def test_worker_keeps_the_window_responsive_and_cancels(himmelblau_gd, qtbot):
     assert "cancelled" in lab.basins.jobs.status.text()
     assert lab.basins.maps == [] and not lab.basins.overlay.isVisible()
     assert lab.basins.compute_button.isEnabled()
+
+
+def test_lab_is_built_when_its_menu_first_opens(qtbot):
+    """The window starts with the Landscape menu's title alone: its panels, plots and docks are
+    built the first time the menu opens (or code asks for ``window.lab``), once."""
+    from gdviz.gui.window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Landscape")
+    assert w._lab is None and not menu.actions()
+    assert not [d for d in w.findChildren(QDockWidget) if d.objectName().startswith("lab-")]
+    menu.aboutToShow.emit()
+    lab = w._lab
+    assert lab is not None and lab.menu is menu
+    assert "Basins of attraction…" in [a.text() for a in menu.actions()]
+    assert {d.objectName() for d in w.findChildren(QDockWidget)} >= {
+        "lab-basins", "lab-sweep", "lab-table"}
+    menu.aboutToShow.emit()
+    assert w.lab is lab and len(w.findChildren(QDockWidget, "lab-basins")) == 1

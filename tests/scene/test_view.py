@@ -3,6 +3,7 @@ and a loss plot that looks the same at launch as after a reset."""
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PySide6.QtGui import QPainter, QPicture
 
 from gdviz.core.session import from_json, to_json
@@ -165,3 +166,38 @@ def test_loss_plot_at_launch_looks_as_after_reset(qtbot):
         s.refresh_counters()
         assert loss_axes(s) == launch, objective
         assert s.loss.iteration == 0
+
+
+def _contours_level_by_level(z, xs, ys, levels):
+    """The contour segments as the plain definition gives them: for each level, every cell
+    with ``lo <= level < hi``, found by a full comparison over the grid."""
+    from gdviz.scene import canvas
+
+    out = []
+    A, B, C, D = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]
+    lo = np.minimum(np.minimum(A, B), np.minimum(C, D))
+    hi = np.maximum(np.maximum(A, B), np.maximum(C, D))
+    for lv in levels:
+        iy, ix = np.nonzero((lo <= lv) & (hi > lv))
+        for y, x in zip(iy, ix, strict=True):   # one cell at a time, through the same code
+            sub = z[y:y + 2, x:x + 2]
+            out.append(canvas.marching_squares(sub, xs[x:x + 2], ys[y:y + 2], [lv]))
+    return np.concatenate(out) if out else np.empty((0, 2))
+
+
+@pytest.mark.parametrize("levels", [[-0.5, 0.0, 0.3], [0.3, -0.5, 0.3], [0.0]])
+def test_marching_squares_finds_every_crossed_cell(levels):
+    """The two-pass search for crossed cells (``searchsorted``) finds the cells a plain
+    comparison per level finds, NaN corners and repeated or unsorted levels included."""
+    from gdviz.scene.canvas import marching_squares
+
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((30, 40))
+    z[4, 5] = z[10, 0] = np.nan
+    z[7, 7] = 0.0   # a corner exactly on a level
+    xs, ys = np.arange(40.0), np.arange(30.0)
+    got = marching_squares(z, xs, ys, levels)
+    want = _contours_level_by_level(z, xs, ys, levels)
+    # the same segments; within a level, the same cells in the same (row-major) order
+    assert sorted(map(tuple, got.reshape(-1, 4))) == sorted(map(tuple, want.reshape(-1, 4)))
+    assert len(got) == len(want) > 0

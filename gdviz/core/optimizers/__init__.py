@@ -172,9 +172,10 @@ class Optimizer:
         then the gradient noise and the schedules, where set.
         """
         parts = []
+        defaults = self.spec.make_hyper()
         for key in self.spec.legend_keys:
             val = getattr(self.hp, key)
-            default = getattr(self.spec.make_hyper(), key)
+            default = getattr(defaults, key)
             if key == "lr" or _has_array(val) or val != default:
                 parts.append(f"{key}={_fmt(val)}")
         extra = []

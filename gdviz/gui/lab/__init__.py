@@ -7,29 +7,39 @@
 * the docks "Basins" (overlay controls, key, small multiples) and "Sweep" on the right, and
   "Race table" at the bottom next to the readouts, hidden until used.
 
+Only the menu's title is made with the window: the ``Lab`` (its panels, plots and docks,
+some 50 ms) is built the first time the menu opens or code asks for ``window.lab``, so that
+the window's first paint does not wait for docks that are hidden until used.
+
 Every computation runs off the UI thread with a progress bar and Cancel (``worker``); closing
 the window cancels them and waits for their threads.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMenu
 
-from .basins import BasinsPanel
-from .sweeps import SweepPanel
-from .table import RaceTablePanel
-from .tune import Tuner
-from .worker import JobBar
+if TYPE_CHECKING:
+    from .worker import JobBar
 
 __all__ = ["Lab", "install_lab"]
 
 
 class Lab(QObject):
-    """The lab's menu, docks and jobs, attached to one window."""
+    """The lab's menu, docks and jobs, attached to one window; ``menu``: the Landscape menu
+    ``install_lab`` put in the menu bar, which it fills."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, menu: QMenu) -> None:
+        from .basins import BasinsPanel
+        from .sweeps import SweepPanel
+        from .table import RaceTablePanel
+        from .tune import Tuner
+        from .worker import JobBar
+
         super().__init__(window)
         self.window = window
         self.basins = BasinsPanel(window)
@@ -58,7 +68,7 @@ class Lab(QObject):
         self.tune_jobs.setVisible(False)
         self.tune_jobs.busyChanged.connect(self.tune_jobs.setVisible)
         self.tuner = Tuner(window, self.tune_jobs)
-        self.menu = self._menu()
+        self.menu = self._fill(menu)
         window.installEventFilter(self)
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
@@ -72,16 +82,8 @@ class Lab(QObject):
         dock.hide()
         return dock
 
-    def _menu(self) -> QMenu:
+    def _fill(self, menu: QMenu) -> QMenu:
         w = self.window
-        mb = w.menuBar()
-        menu = QMenu("&Landscape", mb)
-        help_action = next((a for a in mb.actions() if a.text().replace("&", "") == "Help"),
-                           None)
-        if help_action is not None:
-            mb.insertMenu(help_action, menu)
-        else:
-            mb.addMenu(menu)
 
         def add(text: str, slot, tip: str) -> QAction:
             act = QAction(text, w)
@@ -138,6 +140,15 @@ class Lab(QObject):
         return False
 
 
-def install_lab(window) -> Lab:
-    """Add the lab's menu and docks to ``window``; returns the ``Lab``."""
-    return Lab(window)
+def install_lab(window) -> QMenu:
+    """Add the Landscape menu to ``window``'s menu bar (before Help); the ``Lab`` that fills
+    it is ``window.lab``, built when the menu first opens (``MainWindow.lab``)."""
+    mb = window.menuBar()
+    menu = QMenu("&Landscape", mb)
+    help_action = next((a for a in mb.actions() if a.text().replace("&", "") == "Help"), None)
+    if help_action is not None:
+        mb.insertMenu(help_action, menu)
+    else:
+        mb.addMenu(menu)
+    menu.aboutToShow.connect(lambda: window.lab)
+    return menu
