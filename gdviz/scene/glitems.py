@@ -104,10 +104,11 @@ void main() {
 POINTS_FRAG = """
 uniform float u_style;
 uniform float u_alpha;
+uniform float u_flip;    // -1: the frame is drawn upside down (the view's on-screen frames)
 IN vec4 v_color;
 void main() {
     vec2 p = (gl_PointCoord - 0.5) * 2.0;
-    p.y = -p.y;
+    p.y = -p.y * u_flip;
     float r = length(p);
     vec4 rim = vec4(0.063, 0.063, 0.063, 1.0);
     vec4 c;
@@ -140,7 +141,26 @@ void main() {
 }
 """
 
-ATTRIBUTES = ("a_position", "a_normal", "a_color", "a_size")
+# An image drawn 1:1 in device pixels over the frame (the legend on screen), premultiplied.
+IMAGE_VERT = """
+uniform vec4 u_rect;     // left, bottom, right, top in normalized device coordinates
+IN vec2 a_texcoord;      // the unit square's corners
+OUT vec2 v_uv;
+void main() {
+    v_uv = vec2(a_texcoord.x, 1.0 - a_texcoord.y);   // the image's rows go top-down
+    gl_Position = vec4(mix(u_rect.xy, u_rect.zw, a_texcoord), 0.0, 1.0);
+}
+"""
+
+IMAGE_FRAG = """
+uniform sampler2D u_image;
+IN vec2 v_uv;
+void main() {
+    FRAG_COLOR = TEXTURE(u_image, v_uv);
+}
+"""
+
+ATTRIBUTES = ("a_position", "a_normal", "a_color", "a_size", "a_texcoord")
 
 
 _context_keys = itertools.count(1)
@@ -170,6 +190,7 @@ class ContextState:
             QSurfaceFormat.FormatOption.DeprecatedFunctions)
         self.programs: dict[str, int] = {}
         self.buffers: dict[tuple[int, str], tuple[int, int]] = {}  # → (buffer id, version)
+        self.textures: dict[int, tuple[int, int]] = {}   # item id → (texture id, version)
 
     def headers(self) -> tuple[str, str]:
         """Vertex and fragment preambles: version, precision, IN/OUT/FRAG_COLOR."""
@@ -185,10 +206,11 @@ class ContextState:
         if modern:
             vert = version + "#define IN in\n#define OUT out\n"
             frag = (version + precision + "#define IN in\nout vec4 fragColor;\n"
-                    "#define FRAG_COLOR fragColor\n")
+                    "#define FRAG_COLOR fragColor\n#define TEXTURE texture\n")
         else:
             vert = version + "#define IN attribute\n#define OUT varying\n"
-            frag = version + precision + "#define IN varying\n#define FRAG_COLOR gl_FragColor\n"
+            frag = (version + precision + "#define IN varying\n#define FRAG_COLOR gl_FragColor\n"
+                    "#define TEXTURE texture2D\n")
         return vert, frag
 
 
@@ -241,6 +263,64 @@ def program(st: ContextState, name: str, vert: str, frag: str) -> int:
             raise RuntimeError(f"shader link failure: {log!r}")
         st.programs[name] = prog
     return prog
+
+
+class Framebuffer:
+    """A single-sampled framebuffer of the current context: colour in a texture stored as
+    BGRA (desktop OpenGL; RGBA in OpenGL ES), 24-bit depth in a renderbuffer.
+
+    Why not a QOpenGLFramebufferObject: Qt always allocates its colour from RGBA data, which
+    Mesa stores as RGBA, while an X window's pixels are BGRX.  Mesa's software rasterizer
+    copies a frame into the window with a plain memory copy only when the byte order is the
+    same and the rows are not reordered; with RGBA it draws a textured rectangle instead,
+    about 15× slower (1–1.8 ms for 1200×800).  Its window rows run top-down, so the view
+    draws its on-screen frames upside down into these and flips them in the copy.
+    """
+
+    def __init__(self, width: int, height: int, es: bool = False) -> None:
+        self.width, self.height = int(width), int(height)
+        self.context = context_key(QOpenGLContext.currentContext())
+        previous = int(GL.glGetIntegerv(GL.GL_FRAMEBUFFER_BINDING))
+        self.texture = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self.texture)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
+        # an unsized GL_RGBA lets Mesa store the texels in the order of the data: BGRA
+        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA, self.width, self.height, 0,
+                        GL.GL_RGBA if es else GL.GL_BGRA, GL.GL_UNSIGNED_BYTE, None)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        self.depth = int(GL.glGenRenderbuffers(1))
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self.depth)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_DEPTH_COMPONENT24, self.width,
+                                 self.height)
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, 0)
+        self.fbo = int(GL.glGenFramebuffers(1))
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
+        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D,
+                                  self.texture, 0)
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT,
+                                     GL.GL_RENDERBUFFER, self.depth)
+        complete = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER) == GL.GL_FRAMEBUFFER_COMPLETE
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, previous)
+        if not complete:
+            self.delete()
+            raise RuntimeError(f"cannot create a {width}×{height} framebuffer")
+
+    def handle(self) -> int:
+        return self.fbo
+
+    def bind(self) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
+
+    def delete(self) -> None:
+        """Free it, when its context is current (else the context frees it as it goes)."""
+        ctx = QOpenGLContext.currentContext()
+        if self.fbo is None or ctx is None or context_key(ctx) != self.context:
+            return
+        GL.glDeleteFramebuffers(1, [self.fbo])
+        GL.glDeleteRenderbuffers(1, [self.depth])
+        GL.glDeleteTextures(1, [self.texture])
+        self.fbo = None
 
 
 def _matrix(m) -> np.ndarray:
@@ -475,6 +555,8 @@ class Points(BufferedItem):
         GL.glUniform1f(GL.glGetUniformLocation(prog, "u_scale"), scale)
         GL.glUniform1f(GL.glGetUniformLocation(prog, "u_pull"), self.pull)
         GL.glUniform1f(GL.glGetUniformLocation(prog, "u_style"), STYLES[self.style])
+        GL.glUniform1f(GL.glGetUniformLocation(prog, "u_flip"),
+                       -1.0 if getattr(view, "flip_y", False) else 1.0)
         self._attribute(st, "position", 0, 3, GL.GL_FLOAT, False)
         self._attribute(st, "color", 2, 4, GL.GL_UNSIGNED_BYTE, True)
         self._attribute(st, "size", 3, 1, GL.GL_FLOAT, False)
@@ -490,3 +572,78 @@ class Points(BufferedItem):
         GL.glDrawArrays(GL.GL_POINTS, 0, self.count)
         self._done((0, 2, 3))
         GL.glDisable(GL.GL_BLEND)
+
+
+class ScreenImage:
+    """An RGBA image drawn over the frame at a place in device pixels, texel for pixel (the
+    legend on screen: a QPainter over an OpenGL window cannot be, so it is painted into an
+    image once, when it changes, and each frame draws that image as one textured quad).
+
+    ``set_image`` takes premultiplied RGBA rows, top row first; the texture is uploaded to a
+    context when the image changed since that context last drew it (``uploads`` counts).
+    """
+
+    _ids = itertools.count(1)
+
+    def __init__(self) -> None:
+        self._id = next(self._ids)
+        self.pixels: np.ndarray | None = None   # (h, w, 4) uint8, premultiplied
+        self.version = 0
+        self.uploads = 0
+
+    def set_image(self, pixels: np.ndarray | None) -> None:
+        self.pixels = None if pixels is None else np.ascontiguousarray(pixels, dtype=np.uint8)
+        self.version += 1
+
+    def draw(self, left: int, top: int, viewport: tuple[int, int]) -> None:
+        """Draw at device pixel ``(left, top)`` (from the top-left corner) of the bound
+        framebuffer, whose viewport is ``viewport`` = (width, height) device pixels."""
+        if self.pixels is None or not self.pixels.size:
+            return
+        st = context_state()
+        prog = program(st, "image", IMAGE_VERT, IMAGE_FRAG)
+        h, w = self.pixels.shape[:2]
+        vw, vh = viewport
+        tex, version = st.textures.get(self._id, (0, -1))
+        if not tex:
+            tex = int(GL.glGenTextures(1))
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        if version != self.version:
+            GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA, w, h, 0, GL.GL_RGBA,
+                            GL.GL_UNSIGNED_BYTE, self.pixels)
+            st.textures[self._id] = (tex, self.version)
+            self.uploads += 1
+        key = (self._id, "corners")
+        buf, _v = st.buffers.get(key, (0, -1))
+        if buf:
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buf)
+        else:
+            buf = int(GL.glGenBuffers(1))
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buf)
+            corners = np.array([0, 0, 1, 0, 0, 1, 1, 1], np.float32)   # a triangle strip
+            GL.glBufferData(GL.GL_ARRAY_BUFFER, corners.nbytes, corners, GL.GL_STATIC_DRAW)
+            st.buffers[key] = (buf, 0)
+        loc = ATTRIBUTES.index("a_texcoord")
+        GL.glVertexAttribPointer(loc, 2, GL.GL_FLOAT, False, 0, None)
+        GL.glEnableVertexAttribArray(loc)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, 0)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        GL.glUseProgram(prog)
+        GL.glUniform1i(GL.glGetUniformLocation(prog, "u_image"), 0)
+        x0, x1 = 2.0 * left / vw - 1.0, 2.0 * (left + w) / vw - 1.0
+        y1, y0 = 1.0 - 2.0 * top / vh, 1.0 - 2.0 * (top + h) / vh
+        GL.glUniform4f(GL.glGetUniformLocation(prog, "u_rect"), x0, y0, x1, y1)
+        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        GL.glDisableVertexAttribArray(loc)
+        GL.glUseProgram(0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glEnable(GL.GL_DEPTH_TEST)

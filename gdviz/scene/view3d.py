@@ -9,9 +9,18 @@ and trails.  Heights: ``set_height_mode("auto"|"linear"|"log")``, ``set_exaggera
 Mouse: drag to orbit, Ctrl+drag or middle-drag to pan, wheel to zoom (``cameraChanged``); a
 click (no drag) on the surface emits ``startClicked(x, y, add)``, ``add`` with Shift.  Camera:
 ``camera()``/``set_camera(dict)`` (JSON-able), ``reset_camera()``, ``fit_camera(aspect)``,
-``orbit(degrees)``.  ``render(w, h)`` draws an offscreen frame of any size (in the widget's own
-context when it has one, else in a private offscreen context, which works with no window at
-all); ``samples`` is its multisampling (off by default on a software rasterizer).
+``orbit(degrees)``.  ``render(w, h)`` draws an offscreen frame of any size (in the on-screen
+window's context when it has one, else in a private offscreen context, which works with no
+window at all); ``samples`` is its multisampling (off by default on a software rasterizer).
+
+On screen the view draws into a native OpenGL window (``QWindow``) embedded with
+``QWidget.createWindowContainer``, not into a ``QOpenGLWidget``: a QOpenGLWidget draws into a
+framebuffer object that Qt then composes with the rest of the top-level window through OpenGL
+at every repaint, which under a software rasterizer (Mesa's llvmpipe on Xvfb) cost 5–12 ms a
+frame with nothing drawn, more than the whole 2-D frame.  The window is drawn and swapped once
+per frame (``frames_drawn`` counts the swaps); ``update()`` schedules a frame, ``repaint()``
+draws one now.  Mouse and key events reach the window and are handed to the view's handlers;
+the legend is drawn over the frame as one textured quad (``glitems.ScreenImage``).
 
 Importing this module imports PyOpenGL: import it only for 3-D (``gl.gl_available()`` first).
 """
@@ -20,30 +29,35 @@ from __future__ import annotations
 
 import gc
 import math
+import weakref
 
 import numpy as np
 import pyqtgraph as pg
 from OpenGL import GL
-from pyqtgraph.opengl import GLViewWidget
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from pyqtgraph.opengl.GLViewWidget import GLViewMixin
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
     QImage,
+    QMatrix4x4,
     QOffscreenSurface,
     QOpenGLContext,
     QPainter,
     QPen,
+    QPlatformSurfaceEvent,
+    QSurface,
     QSurfaceFormat,
     QVector3D,
+    QWindow,
 )
 from PySide6.QtOpenGL import (
     QOpenGLFramebufferObject,
     QOpenGLFramebufferObjectFormat,
     QOpenGLVertexArrayObject,
 )
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..core import Objective
 from .canvas import (
@@ -56,7 +70,15 @@ from .canvas import (
     Thinned,
 )
 from .gl import software_gl
-from .glitems import Lines, Points, SurfaceMesh, context_key, context_state
+from .glitems import (
+    Framebuffer,
+    Lines,
+    Points,
+    ScreenImage,
+    SurfaceMesh,
+    context_key,
+    context_state,
+)
 from .heightfield import FLOOR_Z, GRID3D, HEIGHT_MODES, LIFT, HeightField
 
 BALL_SIZE = 15       # pixels
@@ -74,6 +96,7 @@ FLOOR_RGBA = (200, 204, 212, 38)
 EDGE_RGBA = (200, 204, 212, 90)
 MINIMUM_RGBA = (255, 255, 255, 255)
 START_RGBA = (255, 255, 255, 255)
+LEGEND_PAD = 2       # logical pixels around the legend's box in its on-screen image (its edge)
 
 
 def rgba(color: str | None, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -88,17 +111,22 @@ def nice_step(span: float, target: int = 8) -> float:
     return next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
 
 
+def _legend_layout(entries: list[tuple[str, str]]) -> tuple[QFont, float, float, float, float]:
+    """The legend's font, row height, text width, and its box's width and height."""
+    font = QFont()
+    font.setPixelSize(12)
+    fm = QFontMetricsF(font)
+    row = fm.height() + 3
+    text_w = max(fm.horizontalAdvance(t) for t, _c in entries)
+    return font, row, text_w, text_w + 34, row * len(entries) + 10
+
+
 def paint_legend(p: QPainter, width: float, entries: list[tuple[str, str]]) -> None:
     """The runs' legend in the top-right corner: a ball in each run's colour, its label."""
     if not entries:
         return
-    font = QFont()
-    font.setPixelSize(12)
+    font, row, text_w, w, h = _legend_layout(entries)
     p.setFont(font)
-    fm = QFontMetricsF(font)
-    row = fm.height() + 3
-    text_w = max(fm.horizontalAdvance(t) for t, _c in entries)
-    w, h = text_w + 34, row * len(entries) + 10
     x0, y0 = width - w - 10, 10
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.setPen(QPen(QColor(85, 85, 85, 160), 1))
@@ -114,24 +142,111 @@ def paint_legend(p: QPainter, width: float, entries: list[tuple[str, str]]) -> N
                    Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
 
 
-class _LegendOverlay(QWidget):
-    """The legend over the OpenGL view on screen (render() paints the same into its image)."""
+def legend_image(entries: list[tuple[str, str]], dpr: float = 1.0):
+    """The legend painted alone (as ``paint_legend`` paints it into a frame), for the window:
+    ``(pixels (h, w, 4) uint8 premultiplied RGBA, top row first, in device pixels; the box's
+    logical width and height)``, or None without entries.  The image has ``LEGEND_PAD``
+    logical pixels of room around the box, for its antialiased edge."""
+    if not entries:
+        return None
+    _font, _row, _text_w, w, h = _legend_layout(entries)
+    iw = math.ceil((w + 2 * LEGEND_PAD) * dpr)
+    ih = math.ceil((h + 2 * LEGEND_PAD) * dpr)
+    img = QImage(iw, ih, QImage.Format.Format_RGBA8888_Premultiplied)
+    img.fill(0)
+    img.setDevicePixelRatio(dpr)
+    p = QPainter(img)
+    try:
+        p.translate(0, LEGEND_PAD - 10)          # the box at (LEGEND_PAD, LEGEND_PAD)
+        paint_legend(p, w + 10 + LEGEND_PAD, entries)
+    finally:
+        p.end()
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(ih, img.bytesPerLine())
+    return a[:, : iw * 4].reshape(ih, iw, 4).copy(), w, h
 
-    def __init__(self, view: View3D) -> None:
-        super().__init__(view)
-        self.view = view
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
 
-    def paintEvent(self, _ev) -> None:  # noqa: N802 (Qt name)
-        p = QPainter(self)
-        try:
-            paint_legend(p, self.width(), self.view.legend_entries())
-        finally:
-            p.end()
+class _GLWindow(QWindow):
+    """The native window the view draws in on screen, and its OpenGL context (made at the
+    first frame).  Events are handed to the view (held weakly: the view owns this window)."""
+
+    def __init__(self, view: View3D, fmt: QSurfaceFormat, parent: QWindow) -> None:
+        super().__init__(parent)
+        self.setSurfaceType(QSurface.SurfaceType.OpenGLSurface)
+        self.setFormat(fmt)
+        self._view = weakref.ref(view)
+        self.context: QOpenGLContext | None = None
+        self.failed = False     # no context could be made for it: it stays blank
+        self.native = False     # its native window exists (between the surface events)
+
+    def view(self) -> View3D | None:
+        return self._view()
+
+    def make_current(self) -> bool:
+        """Make the window's context current on it (the context made at first use); False
+        when there is no native window yet or no context can be made."""
+        if self.failed or not self.native:
+            return False
+        if self.context is None:
+            ctx = QOpenGLContext(self)
+            ctx.setFormat(self.requestedFormat())
+            if not ctx.create():
+                self.failed = True
+                return False
+            self.context = ctx
+        return bool(self.context.makeCurrent(self))
+
+    def exposeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        v = self.view()
+        if v is not None and self.isExposed():
+            v.repaint()    # an exposed OpenGL window draws at once (nothing else will)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        v = self.view()
+        if v is not None:
+            v.update()
+
+    def event(self, ev) -> bool:
+        kind = ev.type()
+        if kind == QEvent.Type.UpdateRequest:
+            v = self.view()
+            if v is not None:
+                v._update_requested()
+            return True
+        if kind == QEvent.Type.PlatformSurface:
+            self.native = (ev.surfaceEventType()
+                           == QPlatformSurfaceEvent.SurfaceEventType.SurfaceCreated)
+            ctx = self.context   # the native window goes (e.g. a new top-level): not current
+            if not self.native and ctx is not None and QOpenGLContext.currentContext() is ctx:
+                ctx.doneCurrent()
+        return super().event(ev)
+
+    # the view's handlers take the events (positions are the same: the window fills the view)
+    def _hand(self, name: str, ev) -> None:
+        v = self.view()
+        if v is not None:
+            getattr(v, name)(ev)
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802
+        self._hand("mousePressEvent", ev)
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802
+        self._hand("mouseMoveEvent", ev)
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802
+        self._hand("mouseReleaseEvent", ev)
+
+    def wheelEvent(self, ev) -> None:  # noqa: N802
+        self._hand("wheelEvent", ev)
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802
+        self._hand("keyPressEvent", ev)
+
+    def keyReleaseEvent(self, ev) -> None:  # noqa: N802
+        self._hand("keyReleaseEvent", ev)
 
 
-class View3D(GLViewWidget):
+class View3D(GLViewMixin, QWidget):
     """Draws one 2-D objective as a surface and the runs of a controller-like source on it.
 
     Signals: ``startClicked(float x, float y, bool add)`` – a click (not a drag) on the
@@ -145,10 +260,23 @@ class View3D(GLViewWidget):
         super().__init__(parent)
         # multisampling costs a software rasterizer 2-4× the frame: smooth edges on a GPU only
         self.samples = 0 if software_gl() else SAMPLES
-        fmt = self.format()
-        fmt.setSamples(self.samples)
+        # The window itself is not multisampled: a frame is composed in a framebuffer of the
+        # view's (multisampled when ``samples``) and resolved into the window by the blit.
+        fmt = QSurfaceFormat()
         fmt.setDepthBufferSize(24)
-        self.setFormat(fmt)
+        self._update_pending = False
+        # Made with a parent, so that Python does not own the window: the container takes it
+        # (and deletes it), and a window Python also owned was deleted twice at exit.
+        self._window_parent = QWindow()
+        self.gl_window = _GLWindow(self, fmt, self._window_parent)
+        self.frames_drawn = 0      # frames drawn on screen (one buffer swap each)
+        container = QWidget.createWindowContainer(self.gl_window, self)
+        container.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(container)
+        self.container = container
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setBackgroundColor(BG)
         self.setMinimumSize(120, 90)
         self.grid = int(grid)
@@ -183,6 +311,10 @@ class View3D(GLViewWidget):
         self.cache_static = True      # False: every frame draws everything
         self.static_draws = 0         # times the static layer was drawn (tests read it)
         self._static: tuple | None = None   # (key, framebuffer)
+        self._screen: tuple | None = None   # the same for the on-screen frames (upside down)
+        self._screen_fbo: tuple | None = None   # (key, the on-screen frame's framebuffer)
+        self._on_screen = False      # paint() is drawing a frame for the window
+        self.flip_y = False          # the items are being drawn upside down (see paint())
         # runs
         self.specs: list = []
         self.labels: list[str] = []
@@ -200,8 +332,10 @@ class View3D(GLViewWidget):
         self._offscreen: tuple[QOffscreenSurface, QOpenGLContext] | None = None
         self._offscreen_vao: QOpenGLVertexArrayObject | None = None
         self._fbo: tuple | None = None     # (key, framebuffer, resolved framebuffer)
-        self.legend = _LegendOverlay(self)
-        self.legend.resize(self.size())
+        self.show_legend = True
+        self.legend = ScreenImage()      # the legend on screen (render() paints its own)
+        self._legend_key = None
+        self._legend_box = (0.0, 0.0)
         self._camera_set = False   # set_camera() or the mouse moved it: keep it from then on
         self.reset_camera()
 
@@ -342,7 +476,7 @@ class View3D(GLViewWidget):
         self._ball_layout = None
         self._last = None
         self._clear_runs()
-        self.legend.update()
+        self.update()
 
     def _clear_runs(self) -> None:
         self._ball_slices = [None] * len(self.specs)
@@ -359,7 +493,7 @@ class View3D(GLViewWidget):
         labels = [str(t) for t in labels]
         if labels[: len(self.labels)] != self.labels:
             self.labels = labels[: len(self.specs)]
-            self.legend.update()
+            self.update()
 
     def legend_entries(self) -> list[tuple[str, str]]:
         """(label, colour) of each visible run."""
@@ -370,7 +504,8 @@ class View3D(GLViewWidget):
         return [t for t, _c in self.legend_entries()]
 
     def set_legend_visible(self, on: bool) -> None:
-        self.legend.setVisible(bool(on))
+        self.show_legend = bool(on)
+        self.update()
 
     def set_trails_visible(self, on: bool, specs=None) -> None:
         self.show_trails = bool(on)
@@ -646,10 +781,6 @@ class View3D(GLViewWidget):
         return self.field.intersect(near, far - near)
 
     # ------------------------------------------------------------------ events
-    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt name)
-        super().resizeEvent(ev)
-        self.legend.resize(self.size())
-
     def mousePressEvent(self, ev) -> None:  # noqa: N802
         self._press = ev.position()
         self._dragged = False
@@ -689,7 +820,11 @@ class View3D(GLViewWidget):
 
         Both are drawn in framebuffers of this view's own (depth without stencil: a software
         rasterizer copies that depth 25× faster than a packed depth-stencil), and the frame's
-        colour is copied to the target when the target is not one of them (the widget's)."""
+        colour is copied to the target when the target is not one of them (the window's).
+
+        On screen without multisampling the frame is drawn upside down (``flip_y``) into
+        ``glitems.Framebuffer``s and flipped back by the last copy: that copy is then a plain
+        memory copy for Mesa's software rasterizer (see ``Framebuffer``), 15× cheaper."""
         if useItemNames or not self.cache_static or tuple(region) != tuple(viewport):
             super().paint(region=region, viewport=viewport, useItemNames=useItemNames)
             return
@@ -700,35 +835,49 @@ class View3D(GLViewWidget):
         target = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
         vp = [int(v) for v in GL.glGetIntegerv(GL.GL_VIEWPORT)]
         w, h = vp[2], vp[3]
+        # a multisampled frame is resolved by the last copy, which then cannot flip it
+        flip = self._on_screen and self.samples == 0
         blit = GL.glBlitFramebuffer
         try:
-            cache = self._static_layer(region, viewport, w, h)
-            frame, _resolved = self._framebuffer(w, h)
+            cache = self._static_layer(region, viewport, w, h, flip)
+            frame = self._screen_frame(w, h, st.es) if flip else self._framebuffer(w, h)[0]
             GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, cache.handle())
             GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, frame.handle())
             blit(0, 0, w, h, 0, 0, w, h, GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT,
                  GL.GL_NEAREST)
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, frame.handle())
             GL.glViewport(0, 0, w, h)
+            self.flip_y = flip
             self.setProjection(region, viewport)
             self.setModelview()
             for it in self.moving_items:
                 if it.visible():
                     self.drawItemTree(it)
+            self.flip_y = False
             if target != frame.handle():
                 GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, frame.handle())
                 GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, target)
-                blit(0, 0, w, h, vp[0], vp[1], vp[0] + w, vp[1] + h, GL.GL_COLOR_BUFFER_BIT,
+                y0, y1 = (vp[1] + h, vp[1]) if flip else (vp[1], vp[1] + h)
+                blit(0, 0, w, h, vp[0], y0, vp[0] + w, y1, GL.GL_COLOR_BUFFER_BIT,
                      GL.GL_NEAREST)
         except GL.GLError:  # framebuffers that do not blit here: draw everything, every frame
+            self.flip_y = False
             self.cache_static = False
-            self._static = None
+            self._static = self._screen = None
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target)
             GL.glViewport(*vp)
             super().paint(region=region, viewport=viewport)
             return
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target)
         GL.glViewport(*vp)
+
+    def setProjection(self, region, viewport) -> None:  # noqa: N802 (GLViewMixin's name)
+        """The camera's projection, upside down while ``flip_y`` (the on-screen frames)."""
+        super().setProjection(region, viewport)
+        if self.flip_y:
+            flip = QMatrix4x4()
+            flip.scale(1.0, -1.0, 1.0)
+            self._projectionStack[-1] = flip * self._projectionStack[-1]
 
     def _static_key(self, region, viewport, w: int, h: int, ctx: int) -> tuple:
         c = self.opts["center"]
@@ -739,36 +888,129 @@ class View3D(GLViewWidget):
         return (ctx, w, h, self.samples, tuple(region), tuple(viewport), self.device_scale,
                 self.viewport_width, cam, items)
 
-    def _static_layer(self, region, viewport, w: int, h: int) -> QOpenGLFramebufferObject:
+    def _static_layer(self, region, viewport, w: int, h: int, flip: bool = False):
         """The static items drawn alone into a framebuffer of the target's size and samples
-        (drawn again only when the key changed)."""
+        (drawn again only when the key changed); ``flip``: the on-screen one, upside down."""
         key = self._static_key(region, viewport, w, h,
                                context_key(QOpenGLContext.currentContext()))
-        if self._static is not None and self._static[0] == key:
-            return self._static[1]
+        held = self._screen if flip else self._static
+        if held is not None and held[0] == key:
+            return held[1]
         fbo = None
-        if self._static is not None and self._static[0][:4] == key[:4]:
-            fbo = self._static[1]   # same context, size and samples: draw into it again
-        if fbo is None:
+        if held is not None and held[0][:4] == key[:4]:
+            fbo = held[1]   # same context, size and samples: draw into it again
+        elif flip:
+            if held is not None:
+                held[1].delete()
+            fbo = Framebuffer(w, h, context_state().es)
+        else:
             fbo = self._new_framebuffer(w, h, self.samples)
         fbo.bind()
         GL.glViewport(0, 0, w, h)
-        self.setProjection(region, viewport)
-        self.setModelview()
-        GL.glClearColor(*self.opts["bgcolor"])
-        GL.glDepthMask(GL.GL_TRUE)
-        GL.glClear(GL.GL_DEPTH_BUFFER_BIT | GL.GL_COLOR_BUFFER_BIT)
-        for it in self.static_items:
-            if it.visible():
-                self.drawItemTree(it)
+        self.flip_y = flip
+        try:
+            self.setProjection(region, viewport)
+            self.setModelview()
+            GL.glClearColor(*self.opts["bgcolor"])
+            GL.glDepthMask(GL.GL_TRUE)
+            GL.glClear(GL.GL_DEPTH_BUFFER_BIT | GL.GL_COLOR_BUFFER_BIT)
+            for it in self.static_items:
+                if it.visible():
+                    self.drawItemTree(it)
+        finally:
+            self.flip_y = False
         self.static_draws += 1
-        self._static = (key, fbo)
+        if flip:
+            self._screen = (key, fbo)
+        else:
+            self._static = (key, fbo)
         return fbo
 
-    def paintGL(self) -> None:  # noqa: N802
-        self.device_scale = float(self.devicePixelRatioF())
-        self.viewport_width = self.deviceWidth()
-        super().paintGL()
+    def _screen_frame(self, w: int, h: int, es: bool) -> Framebuffer:
+        """The framebuffer an on-screen frame is composed in (upside down), kept while the
+        context and the size stay."""
+        key = (context_key(QOpenGLContext.currentContext()), w, h)
+        if self._screen_fbo is not None and self._screen_fbo[0] == key:
+            return self._screen_fbo[1]
+        if self._screen_fbo is not None:
+            self._screen_fbo[1].delete()
+        fbo = Framebuffer(w, h, es)
+        self._screen_fbo = (key, fbo)
+        return fbo
+
+    # ------------------------------------------------------------------ on screen
+    def isValid(self) -> bool:  # noqa: N802 (GLViewMixin's name)
+        """Whether the on-screen window has its OpenGL context (render() then draws in it)."""
+        win = getattr(self, "gl_window", None)
+        return win is not None and win.context is not None
+
+    def update(self, *_args) -> None:
+        """Schedule one frame of the window (several calls before it draws make one frame).
+        It replaces QWidget.update: everything the view shows is in its OpenGL window."""
+        win = getattr(self, "gl_window", None)
+        if win is None or self._update_pending:
+            return
+        self._update_pending = True
+        QCoreApplication.postEvent(win, QEvent(QEvent.Type.UpdateRequest),
+                                   Qt.EventPriority.LowEventPriority.value)
+
+    def _update_requested(self) -> None:
+        if self._update_pending:   # not drawn by repaint() since it was asked for
+            self.repaint()
+
+    def repaint(self, *_args) -> None:
+        """Draw the frame now when the window is shown, and swap it onto the screen."""
+        self._update_pending = False
+        win = getattr(self, "gl_window", None)
+        if win is None or not win.isExposed():
+            return
+        # no garbage collection while the context is current (as in render())
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            if not win.make_current():
+                return
+            ctx = win.context
+            if (ctx.format().profile() == QSurfaceFormat.OpenGLContextProfile.CoreProfile
+                    and not self.default_vao.isCreated()):   # a core profile needs a VAO
+                self.default_vao.create()
+                self.default_vao.bind()
+            dpr = float(win.devicePixelRatio())
+            w = max(int(round(win.width() * dpr)), 1)
+            h = max(int(round(win.height() * dpr)), 1)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, ctx.defaultFramebufferObject())
+            GL.glViewport(0, 0, w, h)
+            self.device_scale, self.viewport_width = dpr, w
+            region = (0, 0, win.width(), win.height())
+            self._on_screen = True
+            try:
+                self.paint(region=region, viewport=region)
+            finally:
+                self._on_screen = False
+            if self.show_legend:
+                self._draw_legend(w, h, dpr)
+            ctx.swapBuffers(win)
+            self.frames_drawn += 1
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _draw_legend(self, w: int, h: int, dpr: float) -> None:
+        """The legend's image (painted again only when its entries changed) over the frame,
+        where paint_legend puts it in render()'s frames."""
+        entries = self.legend_entries()
+        key = (tuple(entries), dpr)
+        if key != self._legend_key:
+            self._legend_key = key
+            made = legend_image(entries, dpr)
+            self.legend.set_image(None if made is None else made[0])
+            self._legend_box = (0.0, 0.0) if made is None else made[1:]
+        if self.legend.pixels is None:
+            return
+        box_w = self._legend_box[0]
+        left = int(round((self.gl_window.width() - box_w - 10 - LEGEND_PAD) * dpr))
+        top = int(round((10 - LEGEND_PAD) * dpr))
+        self.legend.draw(left, top, (w, h))
 
     def render(self, width: int, height: int, *, trails: bool = True,
                legend: bool = True) -> np.ndarray:
@@ -784,10 +1026,9 @@ class View3D(GLViewWidget):
         # (the frame came out as bare background).
         collecting = gc.isenabled()
         gc.disable()
-        own = self.isValid()   # the widget's context exists: draw in it (its buffers are there)
-        if own:
-            self.makeCurrent()
-        else:
+        # the window's context exists: draw in it (the items' buffers are there already)
+        own = self.isValid() and self.gl_window.make_current()
+        if not own:
             self._make_offscreen_current()
         old = (self.device_scale, self.viewport_width)
         rgba = np.empty((h, w, 4), np.uint8)
@@ -807,7 +1048,7 @@ class View3D(GLViewWidget):
             self.device_scale, self.viewport_width = old
             self.trails.setVisible(old_trails)
             if own:
-                self.doneCurrent()
+                self.gl_window.context.doneCurrent()
             else:
                 self._offscreen[1].doneCurrent()
             if collecting:

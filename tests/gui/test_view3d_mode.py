@@ -250,6 +250,54 @@ def test_click_on_the_surface_sets_the_start(gl_window, qtbot):
 
 @needs_gl
 @pytest.mark.gl
+def test_the_3d_windows_own_events(gl_window, qtbot):
+    """Events that reach the 3-D view's OpenGL window (where the mouse and, once it is
+    clicked, the keyboard are): a click sets the start, Shift+click adds one, a drag orbits,
+    and V and C, the main window's shortcuts, still act with the focus in that window."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QGuiApplication
+
+    from gdviz.scene.view3d import DEFAULT_CAMERA
+
+    w = gl_window
+    c = w.controller
+    c.set_objective("sphere")
+    vm = w.view_modes
+    vm.set_mode("3d")
+    view = vm.stage3d.view
+    win = view.gl_window
+    qtbot.waitUntil(lambda: win.isExposed() and view.frames_drawn > 0, timeout=HANG_GUARD_MS)
+    target = (0.25, 0.5)
+    p = view.field.to_world(*target)
+    p[2] = view.field.surface_z(p[0], p[1])
+    at = QPoint(*(int(round(v)) for v in view.project(p[None])[0]))
+    left, shift = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier
+    c.step(5)
+    QTest.mouseClick(win, left, Qt.KeyboardModifier.NoModifier, at)
+    cell = 2 * 2 / (view.field.grid - 1)
+    assert len(c.starts) == 1 and c.starts[0] == pytest.approx(target, abs=cell)
+    assert c.iteration == 0
+    QTest.mouseClick(win, left, shift, at)
+    assert len(c.starts) == 2 and c.starts[1] == pytest.approx(target, abs=cell)
+    # a drag turns the camera, and sets no start
+    az = view.camera()["azimuth"]
+    QTest.mousePress(win, left, Qt.KeyboardModifier.NoModifier, at)
+    for k in range(1, 6):
+        QTest.mouseMove(win, at + QPoint(12 * k, 0))
+    QTest.mouseRelease(win, left, Qt.KeyboardModifier.NoModifier, at + QPoint(60, 0))
+    assert len(c.starts) == 2 and view.camera()["azimuth"] != az
+    assert c.race.view3d["camera"]["azimuth"] == view.camera()["azimuth"]   # kept
+    # the keyboard in the 3-D window (a click there gives it the focus)
+    win.requestActivate()
+    qtbot.waitUntil(lambda: QGuiApplication.focusWindow() is win, timeout=HANG_GUARD_MS)
+    QTest.keyClick(win, Qt.Key.Key_C)
+    assert view.camera()["azimuth"] == DEFAULT_CAMERA["azimuth"]
+    QTest.keyClick(win, Qt.Key.Key_V)
+    assert vm.mode == "split"
+
+
+@needs_gl
+@pytest.mark.gl
 def test_camera_and_heights_are_saved_and_restored(gl_window, tmp_path):
     from gdviz.gui.file_menu import open_session_file, save_session_file
 

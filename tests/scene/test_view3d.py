@@ -435,22 +435,69 @@ def test_pick_on_the_drawn_image(view):
         assert got == pytest.approx((x, y), abs=2 * 2 / (view.field.grid - 1))
 
 
+HANG_GUARD_MS = 10 * 60 * 1000  # only against a hang: the tests count frames, never time
+
+
+def settled_frames(v, qtbot):
+    """``v.frames_drawn`` once the window's expose and resize frames are over (no frame
+    drawn across a few event-loop turns)."""
+    qtbot.waitUntil(lambda: v.frames_drawn > 0, timeout=HANG_GUARD_MS)
+    seen = -1
+    while seen != v.frames_drawn:
+        seen = v.frames_drawn
+        for _ in range(3):
+            qtbot.wait(30)
+    return seen
+
+
+def screen_pixels(v) -> np.ndarray:
+    """What the X server shows in the view's OpenGL window, RGB ``(h, w, 3)``."""
+    from PySide6.QtGui import QGuiApplication, QImage
+    img = QGuiApplication.primaryScreen().grabWindow(v.gl_window.winId()).toImage()
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    return a[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
 @pytest.mark.gl
-def test_shown_widget_paints_and_renders(qtbot):
+def test_shown_view_draws_its_window_once_a_frame(qtbot):
+    """On screen the view draws into its own OpenGL window: one frame (one swap) per
+    repaint, one for any number of updates before it draws, and the screen shows what
+    render() draws (but for a few edge pixels: the screen's frame is drawn upside down)."""
     from gdviz.scene.view3d import View3D
     v = View3D(grid=80)
     qtbot.addWidget(v)
     v.resize(400, 300)
-    v.set_objective(_stub_objective())
+    obj = get_objective("himmelblau")
+    v.set_height_mode("linear")
+    v.set_objective(obj)
+    v.set_runs(RUNS)
+    hist, div = race(obj, steps=30)
+    v.update_runs(hist, STARTS, div)
     v.show()
-    qtbot.waitExposed(v)
+    n = settled_frames(v, qtbot)
     assert v.isValid()                        # its own context: render() draws in it
-    img = v.grabFramebuffer()
-    assert (img.width(), img.height()) == (400 * img.devicePixelRatio(),
-                                           300 * img.devicePixelRatio())
-    a = v.render(400, 300)
-    assert np.abs(a.astype(int) - np.array([0x15, 0x17, 0x1C])).sum(-1).max() > 60
-    assert v.surface.uploads["position"] == 1
+    v.repaint()
+    assert v.frames_drawn == n + 1
+    for _ in range(5):
+        v.update()
+    qtbot.waitUntil(lambda: v.frames_drawn > n + 1, timeout=HANG_GUARD_MS)
+    assert settled_frames(v, qtbot) == n + 2
+    v.update()
+    v.repaint()                               # the update's frame is this one
+    assert settled_frames(v, qtbot) == n + 3
+    shown = screen_pixels(v).astype(int)
+    drawn = v.render(400, 300).astype(int)
+    assert shown.shape == drawn.shape == (300, 400, 3)
+    bg = np.array([0x15, 0x17, 0x1C])
+    assert (np.abs(shown - bg).sum(-1) > 60).mean() > 0.2        # the surface, on screen
+    assert (np.abs(shown - drawn).sum(-1) > 30).mean() < 0.02
+    # the balls and the legend are there too: where render() has them, so has the screen
+    ball = v.ball_positions(0)[0]
+    bx, by = np.rint(v.project(ball[None])[0]).astype(int)
+    np.testing.assert_allclose(shown[by - 2:by + 3, bx - 2:bx + 3].mean((0, 1)),
+                               drawn[by - 2:by + 3, bx - 2:bx + 3].mean((0, 1)), atol=12)
+    assert v.surface.uploads["position"] == 1 and v.legend.uploads == 1
 
 
 @pytest.mark.gl
