@@ -1,5 +1,3 @@
-import sys
+from gdviz.cli import run
 
-from gdviz.cli import main
-
-sys.exit(main())
+run()

@@ -37,7 +37,9 @@ from .atomic import ExportCancelled, ExportError, atomic_path, check_writable
 
 Progress = Callable[[int, int], bool]   # (frames done, total or 0 when unknown) -> go on?
 
-MAX_SAMPLE_PIXELS = 4_000_000   # the palette's median cut looks at most this many pixels
+MAX_SAMPLE_PIXELS = 500_000   # the median cut looks at most this many pixels: an 800×600
+# animation's two sample frames are cut from every 2nd row and column, in 17 ms instead of 53 ms,
+# to the same file size (243.6 KB against 244.2 KB for 100 frames)
 GREYS = ((0, 0, 0), (255, 255, 255), (64, 64, 64), (128, 128, 128), (192, 192, 192))
 MAX_COLORS = 254   # + 1 free index for delta frames' transparent pixels (a 255th colour made
                    # files ~0.2 % larger and nothing looked better)
