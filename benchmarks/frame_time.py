@@ -128,9 +128,13 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
     Rosenbrock, a 200² mesh (the 2-D heatmap at its default grid), at ``size``.
 
     One frame = update the items from the history one iteration longer, and paint ("paint":
-    a synchronous repaint of the shown widget; "render": an offscreen frame of that size,
-    View3D.render for 3-D, QWidget.grab for 2-D).  The histories are simulated beforehand,
-    so that both sides time the same drawing work only.  Needs OpenGL: under xvfb-run,
+    a synchronous repaint of the shown widget, for 3-D a frame drawn and swapped into its
+    OpenGL window; "render": an offscreen frame of that size, View3D.render for 3-D,
+    QWidget.grab for 2-D).  The histories are simulated beforehand, so that both sides time
+    the same drawing work only.  Also printed: the update alone (``update_runs``), the
+    swaps per 3-D frame (must be 1), and two floors under a 3-D "paint": an OpenGL window
+    that only clears and swaps, and an empty QOpenGLWidget (what the view drew into before:
+    Qt composes it into the window at every repaint).  Needs OpenGL: under xvfb-run,
     QT_QPA_PLATFORM=xcb.
     """
     from PySide6.QtTest import QTest
@@ -168,11 +172,13 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
         QTest.qWaitForWindowExposed(w)   # a repaint before that paints nothing
         app.processEvents()
         for mode in ("paint", "render"):
-            times = []
+            times, updates = [], []
+            swaps = getattr(w, "frames_drawn", 0)
             for k in range(frames + 10):
                 t = steps_before + k
                 t0 = time.perf_counter()
                 w.update_runs(history(t), start)
+                updates.append(time.perf_counter() - t0)
                 if mode == "paint":
                     w.repaint()
                     app.processEvents()
@@ -183,12 +189,38 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
                 times.append(time.perf_counter() - t0)
             ms = statistics.median(times[10:]) * 1000.0
             results[label, mode] = ms
-            print(f"{label:12s} {mode:6s} {ms:7.2f} ms/frame", flush=True)
+            extra = ""
+            if mode == "paint" and hasattr(w, "frames_drawn"):
+                extra = f", {(w.frames_drawn - swaps) / (frames + 10):.2f} swaps/frame"
+            print(f"{label:12s} {mode:6s} {ms:7.2f} ms/frame  (update "
+                  f"{statistics.median(updates[10:]) * 1000.0:.2f} ms{extra})", flush=True)
         w.close()
         w.deleteLater()
         app.processEvents()
-    # the floor under "paint": Qt composing any QOpenGLWidget into its window (here through
-    # software GL and the X server), with nothing drawn in it
+    # the floors under "paint": an OpenGL window that clears and swaps, nothing drawn ...
+    from OpenGL import GL
+    from PySide6.QtGui import QOpenGLContext, QSurface, QWindow
+    win = QWindow()
+    win.setSurfaceType(QSurface.SurfaceType.OpenGLSurface)
+    win.resize(*size)
+    win.show()
+    QTest.qWaitForWindowExposed(win)
+    ctx = QOpenGLContext()
+    ctx.create()
+    times = []
+    for _ in range(frames + 10):
+        t0 = time.perf_counter()
+        ctx.makeCurrent(win)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        ctx.swapBuffers(win)
+        app.processEvents()
+        times.append(time.perf_counter() - t0)
+    print(f"{'empty OpenGL window':20s} paint {statistics.median(times[10:]) * 1000:7.2f} ms/frame"
+          "  (clear and swap alone)", flush=True)
+    ctx.doneCurrent()
+    win.destroy()
+    # ... and Qt composing a QOpenGLWidget into its window (here through software GL and the
+    # X server), with nothing drawn in it: the floor the view had when it was one
     from PySide6.QtOpenGLWidgets import QOpenGLWidget
     bare = QOpenGLWidget()
     bare.resize(*size)

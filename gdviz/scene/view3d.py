@@ -538,6 +538,10 @@ class View3D(GLViewMixin, QWidget):
         Balls sit on the surface at f(x) (lifted a hair), trails follow it; a diverged point
         (or one that is not finite) gets its ball and an ✕ on the base's edge, above the
         surface.  Nothing that is not finite reaches OpenGL.
+
+        Every run's balls are placed on the surface in one ``HeightField.place`` call, and
+        every run's trail points in another: the placing is element by element, so this is
+        the same as a call per run, without its overhead (the frame's largest cost in numpy).
         """
         fld = self.field
         self._last = (history, starts, diverged)
@@ -545,10 +549,8 @@ class View3D(GLViewMixin, QWidget):
             return
         starts = np.asarray(starts, dtype=float).reshape(-1, 2)
         self._update_starts(starts)
-        pos_all, col_all, layout, lost, lost_col = [], [], [], [], []
-        trail_pos, trail_col = [], []
-        self._trail_slices = [None] * len(self.specs)
-        at = 0
+        runs, layout = [], []          # runs: (i, colour, current xy, f, bad)
+        trails = []                    # (i, colour, thinned positions (T, n, 2), values (T, n))
         for i, (spec, pos, vals, *_rest) in enumerate(history):
             if i >= len(self.specs) or not spec.visible:
                 layout.append((0, None))
@@ -562,22 +564,24 @@ class View3D(GLViewMixin, QWidget):
                 d = np.asarray(diverged[i]) >= 0
                 if d.shape == bad.shape:
                     bad |= d
-            w = fld.place(cur[:, 0], cur[:, 1], f)
+            runs.append((i, colour, cur, f, bad))
+            layout.append((len(cur), spec.color))
+            if self.show_trails:
+                trails.append((i, colour, *self._trail_points(i, pos, vals)))
+        if runs:
+            xy = np.concatenate([r[2] for r in runs])
+            P = fld.place(xy[:, 0], xy[:, 1], np.concatenate([r[3] for r in runs]))
+        else:
+            P = np.empty((0, 3))
+        lost, lost_col, at = [], [], 0
+        for _i, colour, cur, _f, bad in runs:
+            w = P[at:at + len(cur)]
+            at += len(cur)
             if bad.any():
                 w[bad] = self._edge(cur[bad])
                 lost.append(w[bad])
                 lost_col.append(np.tile(colour, (int(bad.sum()), 1)))
-            w[:, :2] = np.clip(w[:, :2], -3.0, 3.0)   # far outside the base: kept finite
-            pos_all.append(w)
-            col_all.append(np.tile(colour, (len(w), 1)))
-            layout.append((len(w), spec.color))
-            if self.show_trails:
-                seg = self._trail(i, pos, vals)
-                self._trail_slices[i] = slice(at, at + len(seg))
-                at += len(seg)
-                trail_pos.append(seg)
-                trail_col.append(np.tile(colour, (len(seg), 1)))
-        P = np.concatenate(pos_all) if pos_all else np.empty((0, 3))
+        P[:, :2] = np.clip(P[:, :2], -3.0, 3.0)   # far outside the base: kept finite
         layout = tuple(layout)
         if layout != self._ball_layout:
             self._ball_layout = layout
@@ -585,7 +589,8 @@ class View3D(GLViewMixin, QWidget):
             for n, _c in layout:
                 self._ball_slices.append(slice(k, k + n) if n else None)
                 k += n
-            C = np.concatenate(col_all) if col_all else np.empty((0, 4), np.uint8)
+            C = (np.repeat(np.array([r[1] for r in runs]), [len(r[2]) for r in runs], axis=0)
+                 if runs else np.empty((0, 4), np.uint8))
             self.balls.set_points(P, C, BALL_SIZE)
         else:
             self.balls.move(P)
@@ -593,13 +598,13 @@ class View3D(GLViewMixin, QWidget):
             self.lost_item.set_points(np.concatenate(lost), np.concatenate(lost_col), LOST_SIZE)
         elif self.lost_item.count:
             self.lost_item.set_points(np.empty((0, 3)), np.empty((0, 4), np.uint8), LOST_SIZE)
+        self._trail_slices = [None] * len(self.specs)
         if self.show_trails:
             # many starts: hairlines, as in 2-D
-            most = max((len(p) for p in pos_all), default=0)
+            most = max((len(r[2]) for r in runs), default=0)
             self.trails.width = TRAIL_WIDTH if most <= THIN_TRAILS else 1.0
-            self.trails.set_segments(
-                np.concatenate(trail_pos) if trail_pos else np.empty((0, 3)),
-                np.concatenate(trail_col) if trail_col else np.empty((0, 4), np.uint8))
+            seg, colours = self._trail_segments(trails)
+            self.trails.set_segments(seg, colours)
         self.update()
 
     def _edge(self, xy: np.ndarray) -> np.ndarray:
@@ -616,10 +621,9 @@ class View3D(GLViewMixin, QWidget):
         w[:, 2] = fld.z_top + 3 * LIFT
         return w
 
-    def _trail(self, i: int, pos: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        """Run ``i``'s trail as world point pairs on the surface, from a bounded number of
-        points per start (evenly thinned, as in 2-D; the last part with many starts)."""
-        fld = self.field
+    def _trail_points(self, i: int, pos: np.ndarray, vals: np.ndarray):
+        """Run ``i``'s trail as a bounded number of points per start: ``(positions (T, n, 2),
+        values (T, n))``, evenly thinned as in 2-D (the last part with many starts)."""
         n = pos.shape[1]
         per_start = min(TRAIL_POINTS, TRAIL_BUDGET // max(n, 1) - 1)
         if per_start >= MIN_THINNED:
@@ -627,20 +631,50 @@ class View3D(GLViewMixin, QWidget):
             if thin is None or thin.cap != per_start:
                 thin = self._thin[i] = Thinned(per_start)
             (pos, vals), _ts = thin.update(pos, vals)
-        else:
-            T = pos.shape[0]
-            keep = max(2, min(T, per_start))
-            pos, vals = pos[T - keep:], vals[T - keep:]
-        if pos.shape[0] < 2:
-            return np.empty((0, 3))
-        w = fld.place(pos[..., 0], pos[..., 1], vals, 0.5 * LIFT)   # (T, n, 3)
-        w = np.swapaxes(w, 0, 1)                               # (n, T, 3)
-        seg = np.stack([w[:, :-1], w[:, 1:]], axis=2).reshape(-1, 2, 3)
+            return pos, vals
+        T = pos.shape[0]
+        keep = max(2, min(T, per_start))
+        return pos[T - keep:], vals[T - keep:]
+
+    def _trail_segments(self, trails) -> tuple[np.ndarray, np.ndarray]:
+        """The trails of ``[(run, colour, positions (T, n, 2), values (T, n)), …]`` as world
+        point pairs ``(2 m, 3)`` on the surface and their colours; each run's pairs are
+        recorded in ``_trail_slices``.  A pair leaves out a point that is not finite or lies
+        outside the base."""
+        fld = self.field
+        xs, ys, fs, firsts, counts, at = [], [], [], [], [], 0
+        for _i, _c, pos, vals in trails:
+            T, n = pos.shape[0], pos.shape[1]
+            if T < 2:
+                counts.append(0)
+                continue
+            # start by start (n, T): a pair is two points in a row of one start
+            xs.append(pos[..., 0].T.ravel())
+            ys.append(pos[..., 1].T.ravel())
+            fs.append(np.asarray(vals, dtype=float).T.ravel())
+            firsts.append((at + T * np.arange(n)[:, None] + np.arange(T - 1)).ravel())
+            counts.append(n * (T - 1))
+            at += n * T
+        if not firsts:
+            for i, *_t in trails:
+                self._trail_slices[i] = slice(0, 0)
+            return np.empty((0, 3)), np.empty((0, 4), np.uint8)
+        w = fld.place(np.concatenate(xs), np.concatenate(ys), np.concatenate(fs), 0.5 * LIFT)
+        first = np.concatenate(firsts)
+        seg = np.stack([w[first], w[first + 1]], axis=1)          # (m, 2, 3)
         with np.errstate(invalid="ignore"):
             ok = (np.isfinite(seg).all(axis=(1, 2))
                   & (np.abs(seg[..., 0]) <= fld.sx * 1.0001).all(axis=1)
                   & (np.abs(seg[..., 1]) <= fld.sy * 1.0001).all(axis=1))
-        return seg[ok].reshape(-1, 3)
+        kept = np.concatenate([[0], np.cumsum(ok)])
+        ends = np.cumsum(counts)
+        per_run = np.diff(np.concatenate([[0], kept[ends]]))      # pairs kept of each run
+        k = 0
+        for (i, _c, _p, _v), m in zip(trails, per_run, strict=True):
+            self._trail_slices[i] = slice(k, k + 2 * int(m))
+            k += 2 * int(m)
+        colours = np.repeat(np.array([t[1] for t in trails]), 2 * per_run, axis=0)
+        return seg[ok].reshape(-1, 3), colours
 
     def _update_starts(self, starts: np.ndarray) -> None:
         key = (id(self.field), starts.shape, starts.tobytes())

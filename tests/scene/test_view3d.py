@@ -174,6 +174,24 @@ def test_trails_follow_the_history(view):
     assert not view.trails.visible()
     view.set_trails_visible(True)
     assert view.trails.visible() and len(view.trail_segments(0)) == 2 * 2 * 50
+    # all runs' trails are placed together: each run still finds its own pairs, with a run
+    # hidden before it and one whose pairs off the base are left out
+    specs = [RUNS[0], replace(RUNS[1], visible=False), RUNS[2]]
+    view.set_runs(specs)
+    hist = [(s, *h[1:]) for s, h in zip(specs, hist, strict=True)]
+    pos = hist[0][1].copy()
+    pos[10:20, 0] = [40.0, 40.0]                       # far off the base for 10 steps
+    hist[0] = (specs[0], pos, *hist[0][2:])
+    view.update_runs(hist, np.array([[-1.0, -0.5], [0.5, 4.0]]))
+    assert len(view.trail_segments(1)) == 0
+    assert len(view.trail_segments(0)) == 2 * (50 - 11) + 2 * 50    # 11 pairs touch them
+    for i in (0, 2):
+        _spec, pos, vals, _g = hist[i]
+        want = fld.place(pos[..., 0], pos[..., 1], vals, 0.5 * LIFT).swapaxes(0, 1)
+        pairs = np.stack([want[:, :-1], want[:, 1:]], axis=2).reshape(-1, 2, 3)
+        inside = ((np.abs(pairs[..., 0]) <= fld.sx) & (np.abs(pairs[..., 1]) <= fld.sy)).all(1)
+        np.testing.assert_allclose(view.trail_segments(i).reshape(-1, 2, 3), pairs[inside],
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_long_trails_are_thinned(view):
