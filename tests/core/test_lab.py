@@ -610,19 +610,20 @@ def counting(obj: Objective, finite: bool) -> tuple[Objective, list[int]]:
 
 
 @pytest.mark.parametrize("blocked", [False, True])
-def test_f_is_computed_at_every_step_only_where_something_needs_it(monkeypatch, blocked):
+@pytest.mark.parametrize("name", ["adam", "rmsprop"])   # stepped in place, and the general way
+def test_f_is_computed_at_every_step_only_where_something_needs_it(monkeypatch, blocked, name):
     if blocked:
         monkeypatch.setattr(batch_module, "BLOCKED_FROM", 8)
         monkeypatch.setattr(batch_module, "BLOCK", 100)
-    opt, steps = make_optimizer("adam", lr=0.1), 40
+    opt, steps = make_optimizer(name, lr=0.1), 40
     starts = np.random.default_rng(3).uniform(-5, 5, (300, 2))
     reference = simulate(HIMMELBLAU, opt, starts, steps)
     for finite, tol in ((True, None), (False, None), (True, 1e-3)):
         obj, seen = counting(HIMMELBLAU, finite)
         ends = batch_module.run_points(obj, opt, starts, steps, tol=tol)
         per_step = not finite or tol is not None
-        # at the start and at every step, or at the start and at the end points only
-        assert seen[0] == 300 * (steps + 1 if per_step else 2)
+        # at the start and at every step, or at the end points only
+        assert seen[0] == 300 * (steps + 1 if per_step else 1)
         np.testing.assert_array_equal(ends.x, reference.positions[-1])
         np.testing.assert_array_equal(ends.f, reference.values[-1])
         np.testing.assert_array_equal(ends.converged_at, reference.converged_at)
@@ -714,3 +715,91 @@ def test_blocks_stepped_in_turn_or_on_threads_give_the_same_numbers(monkeypatch)
     np.testing.assert_array_equal(ends.x, run.positions[-1])
     np.testing.assert_array_equal(ends.f, run.values[-1])
     np.testing.assert_array_equal(ends.converged_at, run.converged_at)
+
+
+# --- Adam stepped in place (_AdamBatch) ---------------------------------------------------------
+
+ADAM_VARIANTS = {
+    "adam": make_optimizer("adam", lr=0.05),
+    "amsgrad": make_optimizer("amsgrad", lr=0.05),
+    "adamw": make_optimizer("adamw", lr=0.05, weight_decay=0.1),
+    "l2": make_optimizer("adam", lr=0.05, weight_decay=0.1),
+    "raw-moments": make_optimizer("adam", lr=0.05, bias_correction=False),
+    "folded": make_optimizer("adam", lr=0.05, eps_mode="folded", eps=1e-3),
+    "low-beta1": make_optimizer("adam", lr=0.05, betas=(0.3, 0.9)),   # lerp's other branch
+    "schedules": make_optimizer("adam", lr=0.05,
+                                lr_schedule=make_schedule("exponential", gamma=0.99),
+                                momentum_schedule=make_schedule("ramp", start=0.2, ramp_steps=30)),
+    "diverging": make_optimizer("adam", lr=2e6,   # past the bound as the warm-up nears 2e6
+                                lr_schedule=make_schedule("warmup", warmup_steps=40)),
+}
+
+
+def general_way(monkeypatch) -> None:
+    """Every batch from now on the general way (``_Batch``)."""
+    monkeypatch.setattr(batch_module._AdamBatch, "fits", staticmethod(lambda *a, **k: False))
+
+
+@pytest.mark.parametrize("name", list(ADAM_VARIANTS))
+@pytest.mark.parametrize("objective", ["himmelblau", "double_well"])
+def test_adam_in_place_is_simulate_to_the_bit(monkeypatch, name, objective):
+    obj, opt, steps = get_objective(objective), ADAM_VARIANTS[name], 60
+    rng = np.random.default_rng(8)
+    starts = rng.uniform(-5, 5, (600, obj.dim))
+    starts[:3] = [[2e6] * obj.dim, [4.0] * obj.dim, [np.nan] * obj.dim]  # outside from the start
+    made = []
+    original = batch_module._batch
+
+    def spy(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(batch_module, "_batch", spy)
+    ends = batch_module.run_points(obj, opt, starts, steps)
+    assert all(isinstance(b, batch_module._AdamBatch) for b in made) and made
+    run = simulate(obj, opt, starts, steps)
+    np.testing.assert_array_equal(ends.x, run.positions[-1])
+    np.testing.assert_array_equal(ends.f, run.values[-1])
+    np.testing.assert_array_equal(ends.converged_at, run.converged_at)
+    np.testing.assert_array_equal(ends.diverged_at, run.diverged_at)
+    assert (run.diverged_at >= 0).any()   # the frozen points are exercised
+    if name == "diverging":
+        assert (run.diverged_at > 1).sum() > 50
+
+
+@pytest.mark.parametrize("name", ["adam", "amsgrad", "adamw", "l2", "low-beta1", "schedules"])
+def test_adam_in_place_with_shared_noise_is_the_general_way(monkeypatch, name):
+    obj = HIMMELBLAU
+    opt = dataclasses.replace(ADAM_VARIANTS[name], noise=0.4, seed=5)
+    monkeypatch.setattr(batch_module, "BLOCKED_FROM", 300)
+    monkeypatch.setattr(batch_module, "BLOCK", 200)   # blocks on two threads
+    starts = np.random.default_rng(9).uniform(-5, 5, (900, 2))
+    fast = batch_module.run_points(obj, opt, starts, 50)
+    general_way(monkeypatch)
+    general = batch_module.run_points(obj, opt, starts, 50)
+    for a, b in zip(fast, general, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_gradient_that_is_no_float_array_of_the_points_goes_the_general_way():
+    def small(X):
+        return np.asarray(2.0 * X, dtype=np.float32)
+
+    obj = dataclasses.replace(get_objective("sphere"), grad=small)
+    assert obj.finite_within_bound
+    batch = batch_module._batch(obj, make_optimizer("adam"), np.ones((5, 2)), shared_noise=True,
+                                f_star=None, tol=None)
+    assert isinstance(batch, batch_module._Batch)
+
+
+def test_himmelblau_grad_into_is_its_grad_to_the_bit_in_either_layout():
+    x = points_of_every_magnitude(2)
+    with np.errstate(all="ignore"):
+        expected = HIMMELBLAU.grad(x)
+        for layout in (x, np.asfortranarray(x)):
+            for out in (np.empty((x.shape[0], 2)), np.empty((2, x.shape[0])).T):
+                got = HIMMELBLAU.grad.into(layout, out)
+                assert got is out
+                np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))
+    replaced = dataclasses.replace(HIMMELBLAU, grad=lambda X: HIMMELBLAU.grad(X))
+    assert getattr(replaced.grad, "into", None) is None

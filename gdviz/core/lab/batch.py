@@ -6,7 +6,7 @@ keeps per point only the end position, the last f, and the steps where it conver
 and first got within ``tol`` of f*.  A 1024² grid × 500 steps of full histories would be 8 GB;
 this is a few arrays of the grid's size.
 
-Four things make it cheaper than ``simulate`` without changing a single number:
+These things make it cheaper than ``simulate`` without changing a single number:
 
 * the gradient computed for |∇f| at the new positions is handed to the next step, which asks
   for the gradient at those very positions (the same function of the same array: the same
@@ -17,11 +17,17 @@ Four things make it cheaper than ``simulate`` without changing a single number:
   ``reached_at`` when a ``tol`` is asked.  Otherwise f is computed once, at the end points:
   the same function of the same positions.  Where f is needed, it comes with the gradient
   from ``Objective.value_and_grad`` (their common terms once);
-* the convergence test compares squared norms with the largest squares whose roots are within
-  GTOL and XTOL (the same booleans as the norms', without square roots), the step's only
-  where the gradient's holds, and once few points are left open, only at those;
+* the convergence test (``_Convergence``) compares squared norms with the largest squares
+  whose roots are within GTOL and XTOL (the same booleans as the norms', without square
+  roots), is skipped while no squared gradient component is within GTOL² (then no sum of
+  them is), tests the step only where the gradient's test holds, and once few points are
+  left open, only those;
 * the points are stored column by column (x's and y's each contiguous): every operation is
-  the same on each number, and each column is one contiguous pass.
+  the same on each number, and each column is one contiguous pass;
+* Adam (``adam_step``, the basin map's usual optimizer) is stepped in place
+  (``_AdamBatch``): its very operations, in its order, on arrays the batch keeps, in fewer
+  numpy calls (m's and v's updates in shared calls, g² shared with the convergence test, the
+  gradient written in place where the objective can: Himmelblau's ``grad.into``).
 
 From ``BLOCKED_FROM`` points on the points go in blocks, stepped all the steps of a chunk on
 ``THREADS`` threads, or one after another where that measures faster (``_Pace``): each
@@ -52,8 +58,10 @@ import numpy as np
 
 from ..objectives import Objective
 from ..optimizers import Optimizer, gradient_noise
+from ..optimizers.adam import adam_step
+from ..optimizers.base import active, powers
 from ..runspec import RunSpec
-from ..simulate import GTOL, THREADS, XTOL, RunState, advance, init_run
+from ..simulate import DIVERGENCE_BOUND, GTOL, THREADS, XTOL, advance, init_run
 
 Progress = Callable[[int, int], Any]
 
@@ -117,7 +125,7 @@ class _Pace:
             self.overlaps.append(cpu / seconds if seconds > 0 else 0.0)
 
 
-def _run_timed(batch: _Batch, steps: int) -> float:
+def _run_timed(batch: _Batch | _AdamBatch, steps: int) -> float:
     """``batch.run(steps)`` on a worker thread; the CPU time it took there."""
     t0 = time.thread_time()
     batch.run(steps)
@@ -207,6 +215,67 @@ class Ends(NamedTuple):
     reached_at: np.ndarray    # (n,) first step (0 = the start) with f − f* < tol, not diverged
 
 
+class _Convergence:
+    """The steps where a batch's points converged, and the test that marks them.
+
+    ``mark`` does what ``update_converged`` does -- a point not converged yet, not diverged,
+    with |∇f| ≤ GTOL and a step ≤ XTOL converges at this step -- more cheaply, with the same
+    booleans:
+
+    * the norms are compared by their squares (``norms_within``);
+    * while no squared component of the gradient is ≤ GTOL² no point's |∇f|² can be (a sum of
+      squares is at least each of them), and one reduction says so (a NaN fails it, and the
+      points are tested);
+    * the step's norm is computed only where the gradient's test holds;
+    * once fewer than 1/SPARSE_BELOW of the points are still open (not converged), only those
+      are tested.
+    """
+
+    def __init__(self, n: int):
+        self.at = np.full(n, -1)
+        self.open = np.ones(n, dtype=bool)     # at < 0
+        self.n_open, self.open_idx = n, None    # open_idx: where open, once few are
+
+    def mark(self, t: int, old_x: np.ndarray, new_x: np.ndarray, g: np.ndarray,
+             diverged_at: np.ndarray, g2: np.ndarray | None = None) -> None:
+        """Mark the points that converged in step ``t`` from ``old_x`` to ``new_x``; ``g`` is
+        the gradient at ``new_x``, ``g2`` its square ``g * g`` where the caller has it."""
+        idx = self.open_idx
+        if idx is None:
+            if g2 is None:
+                g2 = g * g
+            if not g2.size or g2.min() > GTOL_SQUARED:
+                return
+            small = _row_sums(g2) <= GTOL_SQUARED
+            maybe = np.flatnonzero(np.logical_and(small, self.open, out=small))
+        else:
+            if g2 is None:
+                gi = g[idx]
+                squares = gi * gi
+            else:
+                squares = g2[idx]
+            maybe = idx[_row_sums(squares) <= GTOL_SQUARED]
+        if not maybe.size:
+            return
+        short = norms_within(new_x[maybe] - old_x[maybe], XTOL_SQUARED)
+        now = maybe[short & (diverged_at[maybe] < 0)]
+        if not now.size:
+            return
+        self.at[now] = t
+        self.open[now] = False
+        self.n_open -= now.size
+        if self.n_open * SPARSE_BELOW < self.open.size:
+            self.open_idx = np.flatnonzero(self.open)
+
+
+def _row_sums(squares: np.ndarray) -> np.ndarray:
+    """Σ over each row of ``squares`` (n, dim), summed as ``norms_within`` sums the squares."""
+    s = squares[:, 0]
+    for k in range(1, squares.shape[1]):
+        s = s + squares[:, k]
+    return s
+
+
 class _Batch:
     """Points stepped together for a number of steps at a time, keeping only their ends."""
 
@@ -228,14 +297,15 @@ class _Batch:
         with np.errstate(all="ignore"):
             self.rs = init_run(obj, opt, np.asfortranarray(x0, dtype=float))
             n = self.rs.x.shape[0]
-            values, g = obj.value_and_grad(self.rs.x)
-            self.values: np.ndarray | None = values if self.track_f else None
+            if self.track_f:
+                values, g = obj.value_and_grad(self.rs.x)
+            else:
+                values, g = None, obj.grad(self.rs.x)
+            self.values: np.ndarray | None = values
             self._cached = (self.rs.x, g)
-            self.converged_at = np.full(n, -1)
-            self.open = np.ones(n, dtype=bool)     # converged_at < 0
-            self.n_open, self.open_idx = n, None    # open_idx: where open, once few are
+            self.converged = _Convergence(n)
             self.reached_at = np.full(n, -1)
-            if tol is not None:
+            if values is not None and tol is not None:
                 self.reached_at[values - self.f_star < tol] = 0
 
     def _grad(self, p: np.ndarray) -> np.ndarray:
@@ -264,7 +334,7 @@ class _Batch:
         if not self.track_f:   # f is finite here: no domain rule, and no f until the end
             self.rs = new
             self._cached = (new.x, obj.grad(new.x))
-            self._converge(rs.x, new, self._cached[1])
+            self.converged.mark(new.t, rs.x, new.x, self._cached[1], new.diverged_at)
             return
         vals, g = obj.value_and_grad(new.x)
         g_next = g
@@ -286,47 +356,209 @@ class _Batch:
                 g_next = None
         if g_next is not None:
             self._cached = (new.x, g_next)
-        self._converge(rs.x, new, g)
+        self.converged.mark(new.t, rs.x, new.x, g, new.diverged_at)
         if self.tol is not None:
             hit = (self.reached_at < 0) & (new.diverged_at < 0) & (vals - self.f_star < self.tol)
             self.reached_at[hit] = new.t
         self.rs, self.values = new, vals
-
-    def _converge(self, old_x: np.ndarray, new: RunState, g: np.ndarray) -> None:
-        """Mark the points that converged in the step from ``old_x`` to ``new`` (``g``: the
-        gradient at ``new.x``), as ``update_converged`` does: not converged yet, not diverged,
-        |∇f| ≤ GTOL and a step ≤ XTOL.
-
-        Both norms are compared by their squares (``norms_within``: the same booleans), and
-        the step's only where the gradient's holds.  Once fewer than 1/SPARSE_BELOW of the
-        points are still open (not converged), only those are tested.
-        """
-        idx = self.open_idx
-        small = gradient_within_gtol(g if idx is None else g[idx])
-        if not small.any():
-            return
-        if idx is None:
-            maybe = np.flatnonzero(np.logical_and(small, self.open, out=small))
-        else:
-            maybe = idx[small]
-        if not maybe.size:
-            return
-        short = norms_within(new.x[maybe] - old_x[maybe], XTOL_SQUARED)
-        now = maybe[short & (new.diverged_at[maybe] < 0)]
-        if not now.size:
-            return
-        self.converged_at[now] = new.t
-        self.open[now] = False
-        self.n_open -= now.size
-        if self.n_open * SPARSE_BELOW < self.open.size:
-            self.open_idx = np.flatnonzero(self.open)
 
     def ends(self) -> Ends:
         x = np.ascontiguousarray(self.rs.x)
         if self.values is None:   # f at the end points only (see the module docstring)
             with np.errstate(all="ignore"):
                 self.values = self.obj.f(self.rs.x)
-        return Ends(x, self.values, self.converged_at, self.rs.diverged_at, self.reached_at)
+        return Ends(x, self.values, self.converged.at, self.rs.diverged_at, self.reached_at)
+
+
+class _AdamBatch:
+    """An Adam batch (``adam_step``: Adam, AMSGrad, AdamW) stepped in place: ``_Batch``'s
+    numbers, with fewer numpy calls and no new arrays.
+
+    ``adam_step`` makes a new array for every term, and ``advance`` and ``_settle`` wrap it;
+    here each step is ``adam_step``'s arithmetic written into arrays the batch keeps, operation
+    by operation (a product or a sum is the same number whichever operand comes first):
+
+    * m and v are one array, and so are their terms (g − m)·(1 − β1) and g²·(1 − β2), so that
+      one call scales both terms and one adds them: ``lerp``'s m + (g − m)·w, and
+      β2·v + g²·(1 − β2);
+    * g², which the convergence test takes at the end of a step, is the next step's (when the
+      gradient is stepped as it is: no noise, no L2 weight decay);
+    * the gradient is written in place where the objective can (``Objective`` docs: its
+      ``grad.into``);
+    * the positions, the moments and the terms are laid out column by column, so that each
+      operation is one contiguous pass; the scalars are 0-d arrays (numpy converts a Python
+      float at every call).
+
+    For scalar hyperparameters (schedules included) on an objective whose f is needed only at
+    the end (``track_f`` False), with the gradient noise shared or none: what a basin map asks
+    for.
+    """
+
+    @staticmethod
+    def fits(obj: Objective, opt: Optimizer, *, shared_noise: bool,
+             tol: float | None) -> bool:
+        return (opt.spec.step is adam_step and opt.n_points is None and tol is None
+                and obj.finite_within_bound and (shared_noise or opt.noise == 0))
+
+    def __init__(self, obj: Objective, opt: Optimizer, x0: np.ndarray):
+        self.obj, self.opt = obj, opt
+        self.sigma, self.seed = opt.noise, opt.seed   # shared noise: one row for all points
+        with np.errstate(all="ignore"):
+            x = np.asfortranarray(init_run(obj, opt, np.asfortranarray(x0, dtype=float)).x)
+        n, dim = x.shape
+        self.x, self.spare = x, _columns(n, dim)   # the positions, and where the next go
+        self.moments = np.zeros((2, dim, n))       # m and v (adam_init's zeros)
+        self.m, self.v = self.moments[0].T, self.moments[1].T
+        self.terms = np.empty((2, dim, n))         # g − m and g², then scaled
+        self.d, self.g2 = self.terms[0].T, self.terms[1].T
+        self.v_max = _columns(n, dim) if opt.hp.amsgrad else None
+        into = getattr(obj.grad, "into", None)
+        if into is None:
+            self.gradient = obj.grad
+        else:
+            out = _columns(n, dim)
+            self.gradient = lambda p: into(p, out)
+        with np.errstate(all="ignore"):
+            self.g = self.gradient(x)
+            if self.gradient_fits():
+                np.multiply(self.g, self.g, out=self.g2)
+        self.t = 0
+        self.diverged_at = np.full(n, -1)
+        self.frozen: np.ndarray | None = None   # where the diverged points stopped
+        self.dead: np.ndarray | None = None     # diverged_at >= 0, once some have
+        self.converged = _Convergence(n)
+        self._scalars: tuple[Any, _AdamScalars] | None = None
+
+    def gradient_fits(self) -> bool:
+        """Whether the gradient is a float array of the positions' shape (else: ``_Batch``)."""
+        g = self.g
+        return isinstance(g, np.ndarray) and g.dtype == np.float64 and g.shape == self.x.shape
+
+    def run(self, steps: int) -> None:
+        with np.errstate(all="ignore"):   # per thread: a worker does not inherit the caller's
+            for _ in range(steps):
+                self._step()
+
+    def _hyper(self) -> tuple[Any, _AdamScalars]:
+        """The step's hyperparameters, and their scalars as 0-d arrays (made once per set)."""
+        opt = self.opt
+        hp = opt.hyper_at(self.t) if opt.has_schedules else opt.hp
+        if self._scalars is None or self._scalars[0] is not hp:
+            b1, b2 = hp.betas
+            w = 1.0 - b1
+            self._scalars = hp, _AdamScalars(
+                abs(w) < 0.5, np.array([w, 1.0 - b2]).reshape(2, 1, 1), _c(w - 1.0),
+                _c(1.0 - b2), _c(b2), _c(hp.eps))
+        return self._scalars
+
+    def _step(self) -> None:
+        hp, c = self._hyper()
+        t = self.t + 1
+        x, new, m, v, d, g2 = self.x, self.spare, self.m, self.v, self.d, self.g2
+        g = self.g
+        exact = True   # stepped as it is: g2 is its square already
+        if self.sigma > 0:   # as _Batch._grad adds it
+            g = g + self.sigma * gradient_noise(self.seed, self.t, 0, (1, x.shape[1]))
+            exact = False
+        start = x
+        if active(hp.weight_decay):
+            if hp.decoupled_weight_decay:
+                start = np.multiply(x, 1.0 - hp.lr * hp.weight_decay, out=new)
+            else:
+                g = g + hp.weight_decay * x
+                exact = False
+        if not exact:
+            np.multiply(g, g, out=g2)
+        np.subtract(g, m, out=d)
+        if c.lerp_low:   # m + (g − m)·w and β2·v + g²·(1 − β2), both sums in one call
+            np.multiply(self.terms, c.weights, out=self.terms)
+            np.multiply(v, c.b2, out=v)
+            np.add(self.moments, self.terms, out=self.moments)
+        else:            # lerp's other branch: g + (g − m)·(w − 1)
+            np.multiply(d, c.w_minus_1, out=d)
+            np.add(d, g, out=m)
+            np.multiply(g2, c.one_minus_b2, out=g2)
+            np.multiply(v, c.b2, out=v)
+            np.add(v, g2, out=v)
+        if hp.amsgrad:
+            np.maximum(self.v_max, v, out=self.v_max)
+            denom = np.sqrt(self.v_max, out=d)
+        else:
+            denom = np.sqrt(v, out=d)
+        if not hp.bias_correction:
+            step_size = hp.lr
+        elif hp.eps_mode == "folded":
+            b1t, b2t = powers(hp.betas, t)
+            step_size = hp.lr * np.sqrt(1.0 - b2t) / (1.0 - b1t)
+        else:
+            b1t, b2t = powers(hp.betas, t)
+            step_size = hp.lr / (1.0 - b1t)
+            np.divide(denom, _c(np.sqrt(1.0 - b2t)), out=denom)
+        np.add(denom, c.eps, out=denom)
+        step = np.divide(m, denom, out=denom)
+        np.multiply(step, _c(step_size), out=step)
+        np.subtract(start, step, out=new)
+        self._settle(x, new, t)
+        g = self.gradient(new)
+        np.multiply(g, g, out=g2)
+        self.converged.mark(t, x, new, g, self.diverged_at, g2)
+        self.x, self.spare, self.g, self.t = new, x, g, t
+
+    def _settle(self, x: np.ndarray, new: np.ndarray, t: int) -> None:
+        """``_settle`` and ``finish_step`` of a step from ``x`` to ``new``, in place: diverged
+        points go back where they stopped, and points past the bound diverge at step ``t``."""
+        if self.dead is not None:
+            new[self.dead] = self.frozen[self.dead]
+        if new.min() >= -DIVERGENCE_BOUND and new.max() <= DIVERGENCE_BOUND:
+            return
+        bad = ~(np.abs(new) <= DIVERGENCE_BOUND).all(axis=1)
+        now = bad & (self.diverged_at < 0)
+        if now.any():
+            self.diverged_at[now] = t
+            if self.frozen is None:
+                self.frozen = x.copy()
+            self.frozen[now] = x[now]
+            self.dead = self.diverged_at >= 0
+        new[bad] = self.frozen[bad]
+
+    def ends(self) -> Ends:
+        with np.errstate(all="ignore"):
+            f = self.obj.f(self.x)
+        n = self.x.shape[0]
+        return Ends(np.ascontiguousarray(self.x), f, self.converged.at, self.diverged_at,
+                    np.full(n, -1))
+
+
+class _AdamScalars(NamedTuple):
+    """The scalars of Adam's moment updates, as 0-d arrays (``weights``: 1 − β1 and 1 − β2
+    shaped to scale both halves of ``_AdamBatch.terms``)."""
+
+    lerp_low: bool            # |1 − β1| < 0.5: lerp's m + (g − m)·w branch
+    weights: np.ndarray
+    w_minus_1: np.ndarray
+    one_minus_b2: np.ndarray
+    b2: np.ndarray
+    eps: np.ndarray
+
+
+def _columns(n: int, dim: int) -> np.ndarray:
+    """A zeroed (n, dim) float array laid out column by column."""
+    return np.zeros((dim, n)).T
+
+
+def _c(value: float) -> np.ndarray:
+    """``value`` as a 0-d float array: the same number, taken by a ufunc without converting."""
+    return np.array(value, dtype=float)
+
+
+def _batch(obj: Objective, opt: Optimizer, x0: np.ndarray, *, shared_noise: bool,
+           f_star: float | None, tol: float | None) -> _Batch | _AdamBatch:
+    """The batch for these points: ``_AdamBatch`` where it fits, else ``_Batch``."""
+    if _AdamBatch.fits(obj, opt, shared_noise=shared_noise, tol=tol) and x0.shape[0]:
+        batch = _AdamBatch(obj, opt, x0)
+        if batch.gradient_fits():
+            return batch
+    return _Batch(obj, opt, x0, shared_noise=shared_noise, f_star=f_star, tol=tol)
 
 
 def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
@@ -352,10 +584,10 @@ def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
         k = -(-math.ceil(n / BLOCK) // THREADS) * THREADS
         cuts = [n * i // k for i in range(k + 1)]
         spans = zip(cuts[:-1], cuts[1:], strict=True)
-        batches = [_Batch(obj, make(lo, hi), x0[lo:hi], shared_noise=shared_noise,
+        batches = [_batch(obj, make(lo, hi), x0[lo:hi], shared_noise=shared_noise,
                           f_star=f_star, tol=tol) for lo, hi in spans]
     else:
-        batches = [_Batch(obj, whole, x0, shared_noise=shared_noise, f_star=f_star, tol=tol)]
+        batches = [_batch(obj, whole, x0, shared_noise=shared_noise, f_star=f_star, tol=tol)]
     chunk = max(1, min(steps, CHUNK // max(n, 1)))
     pool = ThreadPoolExecutor(THREADS, thread_name_prefix="gdviz-lab") if blocked else None
     pace = _Pace()
