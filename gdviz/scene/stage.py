@@ -341,9 +341,11 @@ class Stage(QWidget):
         self.arrows = ArrowLayer(self.canvas)
         self.canvas.viewChanged.connect(self.arrows.refresh_field)
         self.canvas.viewShown.connect(self.arrows.refresh_field)
-        self._objective_changed()
-        self._runs_changed()
-        self._starts_changed()
+        # the race as it is: its objective, runs and starts drawn, then the positions once
+        self._objective_changed(refresh=False)
+        self._runs_changed(refresh=False)
+        self._starts_changed(refresh=False)
+        self.refresh()
         self.refresh_counters()  # the loss plot has axes, ticks and grid from the start
 
     def detach(self, *_) -> None:
@@ -360,9 +362,10 @@ class Stage(QWidget):
         else:
             r.set_starts([p])
 
-    def _starts_changed(self) -> None:
+    def _starts_changed(self, refresh: bool = True) -> None:
         self.loss.set_starts(len(self.race.starts))
-        self.refresh()
+        if refresh:
+            self.refresh()
 
     # ------------------------------------------------------------------ the view
     def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -390,21 +393,23 @@ class Stage(QWidget):
         """Back to the home view (the one the objective opened on)."""
         self.set_view(None)
 
-    def _objective_changed(self) -> None:
+    def _objective_changed(self, refresh: bool = True) -> None:
         r = self.race
         self.home = default_view(r.objective, r.starts)
         self.canvas.set_objective(r.objective, r.view, home=self.home)
         self.loss.set_objective(r.objective)
         self.arrows.set_objective()
-        self.refresh()
+        if refresh:
+            self.refresh()
 
-    def _runs_changed(self) -> None:
+    def _runs_changed(self, refresh: bool = True) -> None:
         runs = self.race.runs
         self.labels = run_labels(runs)
         self.canvas.set_runs(runs, self.race.labels())
         self.loss.set_runs(runs)
         self.arrows.set_runs(runs, self.labels)
-        self.refresh()
+        if refresh:
+            self.refresh()
 
     def legend_labels(self) -> list[str]:
         """The runs' labels, each diverged run saying at which step."""
