@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -77,6 +77,7 @@ class ViewModes(QObject):
         self._gl: tuple[bool, str] | None = None
         self._seen = self.race.view3d   # the dict last applied or stored
         self._camera_user = False       # the camera was turned by the user or restored
+        self._split_on_show = False     # split before the window was shown: halve it then
         self._build_area()
         self._build_actions()
         self._build_controls()
@@ -100,6 +101,7 @@ class ViewModes(QObject):
         self.area = QSplitter(Qt.Orientation.Horizontal)
         self.area.setChildrenCollapsible(False)
         stage.splitter.insertWidget(0, self.area)
+        self.area.installEventFilter(self)
         self.area.addWidget(stage.canvas)
         stage.splitter.setStretchFactor(0, 4)
         stage.splitter.setStretchFactor(1, 1)
@@ -308,12 +310,14 @@ class ViewModes(QObject):
             if self.stage3d is None:
                 self._make_pane()
         canvas = self.window.stage.canvas
-        total = max(sum(self.area.sizes()), 2)
         if self.pane is not None:
             self.pane.setVisible(mode != "2d")
         canvas.setVisible(mode != "3d")
+        # before the window is shown the row has no width to halve (the 3-D pane got its
+        # minimum): halve it when it is shown
+        self._split_on_show = mode == "split" and not self.area.isVisible()
         if mode == "split":
-            self.area.setSizes([total // 2, total - total // 2])
+            self._halve()
         self.mode = mode
         self.actions[mode].setChecked(True)
         self._update_actions()
@@ -323,6 +327,18 @@ class ViewModes(QObject):
         self._store()
         self.modeChanged.emit(mode)
         return True
+
+    def _halve(self) -> None:
+        """The canvas and the 3-D pane side by side, half the row each."""
+        total = max(sum(self.area.sizes()), 2)
+        self.area.setSizes([total // 2, total - total // 2])
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 (Qt name)
+        if obj is self.area and ev.type() == QEvent.Type.Show and self._split_on_show:
+            self._split_on_show = False
+            if self.mode == "split":
+                self._halve()
+        return False
 
     def _fit_camera(self) -> None:
         """The default camera fitted to the pane's shape, unless the camera is the user's."""

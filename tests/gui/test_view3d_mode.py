@@ -185,6 +185,25 @@ def test_switching_keeps_the_race(gl_window, qtbot):
 
 @needs_gl
 @pytest.mark.gl
+def test_split_chosen_before_the_window_shows_is_halved(qtbot):
+    """``gdviz --mode split`` (or a session in split) chooses the mode before the window is
+    shown: the row is halved when it is shown, not left with the 3-D pane at its minimum."""
+    from gdviz.gui.window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1500, 940)
+    vm = w.view_modes
+    assert vm.set_mode("split")
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: vm.pane.isVisible() and vm.area.width() > 400,
+                    timeout=HANG_GUARD_MS)
+    assert abs(w.stage.canvas.width() - vm.pane.width()) <= 0.1 * vm.area.width()
+
+
+@needs_gl
+@pytest.mark.gl
 def test_the_3d_view_follows_the_race(gl_window, qtbot):
     w = gl_window
     c = w.controller
