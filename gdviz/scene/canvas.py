@@ -19,6 +19,10 @@ from ..core.views import bounds_view, complete_view
 GRID = 400          # heatmap resolution per axis
 CONTOUR_GRID = 220  # contour resolution per axis
 N_LEVELS = 12
+# the 2-D legend's corners, in order of preference: (x, y) of the legend and of the view, 0 or 1
+LEGEND_CORNERS = ((1, 0), (0, 0), (1, 1), (0, 1))
+LEGEND_MARGIN = 10     # pixels between the legend and the view's edge
+LEGEND_CLEARANCE = 8   # a point this close to the legend (pixels) counts as covered
 TRAIL_BUDGET = 60_000  # most trail vertices drawn per run
 TRAIL_POINTS = 1024    # a trail keeps at most this many points per start, evenly thinned
 MIN_THINNED = 256      # fewer points per start than this (many starts): show the trail's end
@@ -283,6 +287,13 @@ class Canvas(pg.PlotWidget):
                                               verSpacing=-4)
         self.legend.setToolTip("Drag to move the legend")
         self._legend_labels: dict[int, pg.LabelItem] = {}
+        self.legend_corner: tuple[int, int] | None = (1, 0)  # None: where the user dragged it
+        drag = self.legend.mouseDragEvent
+
+        def dragged(ev) -> None:
+            self.legend_corner = None   # the user's place: kept until a new objective
+            drag(ev)
+        self.legend.mouseDragEvent = dragged
         # an ✕ where a diverged run's ball was last (on the view's edge when it left the view)
         self.lost_item = Balls(size=18, pxMode=True, symbol="x", pen=BALL_PEN)
         self.lost_item.setZValue(101)
@@ -308,6 +319,8 @@ class Canvas(pg.PlotWidget):
         self._regrid.timeout.connect(self.viewChanged)
         self._applying_range = False
         self.vb.sigRangeChanged.connect(self._range_changed)
+        self._regrid.timeout.connect(self.place_legend)
+        self.vb.sigResized.connect(self.place_legend)
         self.scene().sigMouseClicked.connect(self._clicked)
 
     # ------------------------------------------------------------------ objective
@@ -333,12 +346,54 @@ class Canvas(pg.PlotWidget):
                 self.minima.setData(m[:, 0], obj.value(m))
         else:
             self.minima.setData([], [])
-        # 1-D curves rise at both ends: the legend goes top-centre; 2-D top-right
+        # 1-D curves rise at both ends: the legend goes top-centre; 2-D top-right, or the
+        # corner where it hides the fewest start points and minima (place_legend)
         if two:
-            self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
+            self._anchor_legend((1, 0))
         else:
+            self.legend_corner = (1, 0)
             self.legend.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 10))
         self.set_view(view if view is not None else self.home)
+
+    def _anchor_legend(self, corner: tuple[int, int]) -> None:
+        self.legend_corner = corner
+        self.legend.anchor(itemPos=corner, parentPos=corner,
+                           offset=(-LEGEND_MARGIN if corner[0] else LEGEND_MARGIN,
+                                   -LEGEND_MARGIN if corner[1] else LEGEND_MARGIN))
+
+    def place_legend(self) -> None:
+        """Move the 2-D legend to the corner of the view where it covers the fewest start
+        points and known minima: top right unless that hides more of them than another
+        corner (then top left, bottom right, bottom left, in that order of preference), and
+        where it is while that corner is as good as any.  Called when the starts, the runs
+        (the legend's size), the view or the canvas's size change; never per frame.  A legend
+        the user dragged stays where it was put, until the next objective."""
+        obj = self.objective
+        if obj is None or obj.dim != 2 or self.legend_corner is None:
+            return
+        w, h = self.vb.width(), self.vb.height()
+        lw, lh = self.legend.width(), self.legend.height()
+        if w <= 0 or h <= 0 or lw <= 0 or lh <= 0:
+            return
+        pts = [np.array(obj.minima, dtype=float).reshape(-1, 2)]
+        sx, sy = self.starts_item.getData()
+        if sx is not None and len(sx):
+            pts.append(np.column_stack([sx, sy]))
+        p = np.concatenate(pts)
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        px = (p[:, 0] - x0) / (x1 - x0) * w           # the points in the view's pixels,
+        py = (y1 - p[:, 1]) / (y1 - y0) * h           # y down
+        covered = {}
+        for corner in LEGEND_CORNERS:
+            left = w - LEGEND_MARGIN - lw if corner[0] else LEGEND_MARGIN
+            top = h - LEGEND_MARGIN - lh if corner[1] else LEGEND_MARGIN
+            covered[corner] = int(((px >= left - LEGEND_CLEARANCE)
+                                   & (px <= left + lw + LEGEND_CLEARANCE)
+                                   & (py >= top - LEGEND_CLEARANCE)
+                                   & (py <= top + lh + LEGEND_CLEARANCE)).sum())
+        best = min(LEGEND_CORNERS, key=lambda c: covered[c])
+        if covered[self.legend_corner] > covered[best]:
+            self._anchor_legend(best)
 
     def reset_view(self, view=None) -> None:
         """Show ``view`` (as ``set_view``), or by default go back to the home view."""
@@ -355,6 +410,7 @@ class Canvas(pg.PlotWidget):
             self._applying_range = False
         self._regrid.stop()  # a pan in the last moments is overridden: no stale viewChanged
         self._recompute_surface()
+        self.place_legend()
         self.viewShown.emit()
 
     def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -446,6 +502,7 @@ class Canvas(pg.PlotWidget):
             self.balls.append(sample)
             self.trails.append(trail)
             self._ball_slices.append(None)
+        self.place_legend()   # its size changed
 
     def set_labels(self, labels) -> None:
         """New legend texts (e.g. a run that diverged says so); the entries stay."""
@@ -460,6 +517,7 @@ class Canvas(pg.PlotWidget):
             for _sample, item in self.legend.items:
                 item.resize(item.preferredSize())
             self.legend.updateSize()
+            self.place_legend()
 
     def legend_texts(self) -> list[str]:
         return [label.text for _sample, label in self.legend.items]
@@ -513,6 +571,7 @@ class Canvas(pg.PlotWidget):
                     f0 = obj.value(starts)
                 ok = np.isfinite(f0)
                 self.starts_item.setData(starts[ok, 0], f0[ok])
+            self.place_legend()
         xs, ys, layout, lost = [], [], [], []
         for i, ((spec, pos, vals, *_), trail) in enumerate(
                 zip(history, self.trails, strict=False)):

@@ -115,3 +115,38 @@ def test_trails_are_thinned_not_truncated(qtbot):
         assert ts[0] == 0 and ts[-1] == t - 1 and len(ts) <= 9
     (rows,), ts = th.update(h[:3])  # restarted: noticed
     assert list(ts) == [0, 1, 2]
+
+
+def test_legend_moves_off_the_start_points(qtbot):
+    """The 2-D legend leaves a corner where it would hide the start point (top right is
+    preferred), does not jump while its corner hides nothing, and stays where the user dragged
+    it until the next objective."""
+    from PySide6.QtCore import QPointF
+
+    from gdviz.core import get_objective
+
+    race, s = make_stage(qtbot)
+    c = s.canvas
+    race.set_objective(get_objective("himmelblau"))
+    s.resize(900, 700)
+    s.show()
+    qtbot.waitExposed(s)
+
+    def hides(x, y):
+        rect = c.legend.mapRectToItem(c.vb, c.legend.boundingRect())
+        return rect.contains(c.vb.mapFromView(QPointF(x, y)))
+
+    race.set_starts(np.array([[-4.6, -4.6]]))
+    assert c.legend_corner == (1, 0) and not hides(-4.6, -4.6)
+    assert hides(4.7, 4.7)                     # the top right corner is under it
+    race.set_starts(np.array([[4.7, 4.7]]))
+    assert c.legend_corner not in ((1, 0), None)
+    qtbot.waitUntil(lambda: not hides(4.7, 4.7), timeout=HANG_GUARD_MS)
+    corner = c.legend_corner
+    race.set_starts(np.array([[4.6, 4.5]]))    # still hidden by top right: no jump back
+    assert c.legend_corner == corner
+    c.legend_corner = None                     # as a drag by the user leaves it
+    race.set_starts(np.array([[-4.7, -4.7]]))
+    assert c.legend_corner is None
+    race.set_objective(get_objective("rosenbrock"))
+    assert c.legend_corner is not None
