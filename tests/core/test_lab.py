@@ -262,13 +262,14 @@ def test_basin_map_refuses_bad_input(kwargs, message):
 
 def test_progress_counts_steps_and_false_cancels():
     calls = []
+    steps = 3 * batch_module.CHUNK // 256**2 + 10   # at least four chunks
     bm = basin_map(HIMMELBLAU, make_optimizer("sgd", lr=0.01), HIMMELBLAU.bounds, grid=256,
-                   steps=100, progress=lambda d, t: calls.append((d, t)))
+                   steps=steps, progress=lambda d, t: calls.append((d, t)))
     assert bm.shape == (256, 256)
     assert len(calls) > 1
-    assert [t for _, t in calls] == [100] * len(calls)
+    assert [t for _, t in calls] == [steps] * len(calls)
     done = [d for d, _ in calls]
-    assert done == sorted(set(done)) and done[-1] == 100
+    assert done == sorted(set(done)) and done[-1] == steps
     seen = []
 
     def stop(done, total):
@@ -277,8 +278,8 @@ def test_progress_counts_steps_and_false_cancels():
 
     with pytest.raises(Cancelled):
         basin_map(HIMMELBLAU, make_optimizer("sgd", lr=0.01), HIMMELBLAU.bounds, grid=256,
-                  steps=100, progress=stop)
-    assert len(seen) == 2 and seen[-1] < 100
+                  steps=steps, progress=stop)
+    assert len(seen) == 2 and seen[-1] < steps
     with pytest.raises(Cancelled):
         sweep(HIMMELBLAU, "adam", (0.0, 0.0), [0.1, 0.2], 10, progress=lambda d, t: False)
     with pytest.raises(Cancelled):

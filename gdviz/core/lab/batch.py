@@ -68,7 +68,7 @@ Progress = Callable[[int, int], Any]
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2        # status codes, as int8 arrays
 STATUS_NAMES = ("running", "converged", "diverged")
 
-CHUNK = 1 << 21        # point-steps between two progress reports (some 20 ms of stepping)
+CHUNK = 1 << 22        # point-steps between two progress reports (some 20 ms of stepping)
 # 500 steps of Adam at 65 536 points on two threads measured 0.22 s in blocks of 32 768,
 # 0.30 s in blocks of 16 384, 0.36 s as one batch (Python's share of each numpy call grows
 # as blocks shrink).  Fewer than BLOCKED_FROM points go as one batch.
@@ -403,7 +403,7 @@ class _AdamBatch:
     * g², which the convergence test takes at the end of a step, is the next step's (when the
       gradient is stepped as it is: no noise, no L2 weight decay);
     * the gradient is written in place where the objective can (``Objective`` docs: its
-      ``grad.into``);
+      ``grad.into``), into the array of g − m, which is then computed in place;
     * the positions, the moments and the terms are laid out column by column, so that each
       operation is one contiguous pass; the scalars are 0-d arrays (numpy converts a Python
       float at every call).
@@ -435,8 +435,8 @@ class _AdamBatch:
         if into is None:
             self.gradient = obj.grad
         else:
-            out = _columns(n, dim)
-            self.gradient = lambda p: into(p, out)
+            d = self.d   # the gradient goes where g − m will: that subtraction is in place
+            self.gradient = lambda p: into(p, d)
         with np.errstate(all="ignore"):
             self.g = self.gradient(x)
             if self.gradient_fits():
@@ -488,6 +488,8 @@ class _AdamBatch:
                 exact = False
         if not exact:
             np.multiply(g, g, out=g2)
+        if g is d and not c.lerp_low:   # the lerp below adds g after d is written
+            g = g.copy()
         np.subtract(g, m, out=d)
         if c.lerp_low:   # m + (g − m)·w and β2·v + g²·(1 − β2), both sums in one call
             np.multiply(self.terms, c.weights, out=self.terms)
