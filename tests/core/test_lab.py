@@ -794,7 +794,11 @@ def test_a_gradient_that_is_no_float_array_of_the_points_goes_the_general_way():
 
 
 def test_himmelblau_grad_into_is_its_grad_to_the_bit_in_either_layout():
-    x = points_of_every_magnitude(2)
+    rng = np.random.default_rng(12)
+    huge = rng.choice([-1.0, 1.0], (2000, 2)) * 10.0 ** rng.uniform(6, 308, (2000, 2))
+    tiny = rng.choice([-1.0, 1.0], (2000, 2)) * 10.0 ** rng.uniform(-324, -150, (2000, 2))
+    mixed = np.column_stack([tiny[:, 0], huge[:, 1]])
+    x = np.vstack([points_of_every_magnitude(2), huge, tiny, mixed, mixed[:, ::-1]])
     with np.errstate(all="ignore"):
         expected = HIMMELBLAU.grad(x)
         for layout in (x, np.asfortranarray(x)):

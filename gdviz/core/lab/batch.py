@@ -397,8 +397,8 @@ class _AdamBatch:
     here each step is ``adam_step``'s arithmetic written into arrays the batch keeps, operation
     by operation (a product or a sum is the same number whichever operand comes first):
 
-    * m and v are one array, and so are their terms (g − m)·(1 − β1) and g²·(1 − β2), so that
-      one call scales both terms and one adds them: ``lerp``'s m + (g − m)·w, and
+    * g − m, g², v and m are one array, so that one call scales the first three (by 1 − β1,
+      1 − β2 and β2) and one adds the terms to m and v: ``lerp``'s m + (g − m)·w, and
       β2·v + g²·(1 − β2);
     * g², which the convergence test takes at the end of a step, is the next step's (when the
       gradient is stepped as it is: no noise, no L2 weight decay);
@@ -426,10 +426,12 @@ class _AdamBatch:
             x = np.asfortranarray(init_run(obj, opt, np.asfortranarray(x0, dtype=float)).x)
         n, dim = x.shape
         self.x, self.spare = x, _columns(n, dim)   # the positions, and where the next go
-        self.moments = np.zeros((2, dim, n))       # m and v (adam_init's zeros)
-        self.m, self.v = self.moments[0].T, self.moments[1].T
-        self.terms = np.empty((2, dim, n))         # g − m and g², then scaled
-        self.d, self.g2 = self.terms[0].T, self.terms[1].T
+        # g − m, g², v and m (adam_init's zeros) in one array, so that one call scales the
+        # first three by 1 − β1, 1 − β2 and β2, and one adds the first two to m and v
+        self.work = np.zeros((4, dim, n))
+        self.scaled = self.work[:3]
+        self.terms, self.moments = self.work[:2], self.work[3:1:-1]   # (g − m, g²), (m, v)
+        self.d, self.g2, self.v, self.m = (a.T for a in self.work)
         self.v_max = _columns(n, dim) if opt.hp.amsgrad else None
         into = getattr(obj.grad, "into", None)
         if into is None:
@@ -466,7 +468,7 @@ class _AdamBatch:
             b1, b2 = hp.betas
             w = 1.0 - b1
             self._scalars = hp, _AdamScalars(
-                abs(w) < 0.5, np.array([w, 1.0 - b2]).reshape(2, 1, 1), _c(w - 1.0),
+                abs(w) < 0.5, np.array([w, 1.0 - b2, b2]).reshape(3, 1, 1), _c(w - 1.0),
                 _c(1.0 - b2), _c(b2), _c(hp.eps))
         return self._scalars
 
@@ -492,8 +494,7 @@ class _AdamBatch:
             g = g.copy()
         np.subtract(g, m, out=d)
         if c.lerp_low:   # m + (g − m)·w and β2·v + g²·(1 − β2), both sums in one call
-            np.multiply(self.terms, c.weights, out=self.terms)
-            np.multiply(v, c.b2, out=v)
+            np.multiply(self.scaled, c.weights, out=self.scaled)
             np.add(self.moments, self.terms, out=self.moments)
         else:            # lerp's other branch: g + (g − m)·(w − 1)
             np.multiply(d, c.w_minus_1, out=d)
@@ -514,7 +515,7 @@ class _AdamBatch:
         else:
             b1t, b2t = powers(hp.betas, t)
             step_size = hp.lr / (1.0 - b1t)
-            np.divide(denom, _c(np.sqrt(1.0 - b2t)), out=denom)
+            np.divide(denom, _c(math.sqrt(1.0 - b2t)), out=denom)   # np.sqrt's number
         np.add(denom, c.eps, out=denom)
         step = np.divide(m, denom, out=denom)
         np.multiply(step, _c(step_size), out=step)
@@ -551,8 +552,8 @@ class _AdamBatch:
 
 
 class _AdamScalars(NamedTuple):
-    """The scalars of Adam's moment updates, as 0-d arrays (``weights``: 1 − β1 and 1 − β2
-    shaped to scale both halves of ``_AdamBatch.terms``)."""
+    """The scalars of Adam's moment updates, as 0-d arrays (``weights``: 1 − β1, 1 − β2 and
+    β2 shaped to scale g − m, g² and v in ``_AdamBatch.scaled``)."""
 
     lerp_low: bool            # |1 − β1| < 0.5: lerp's m + (g − m)·w branch
     weights: np.ndarray
