@@ -225,7 +225,8 @@ class _Convergence:
     * the norms are compared by their squares (``norms_within``'s sums of squares);
     * while no squared component of the gradient is ≤ GTOL² no point's |∇f|² can be (a sum of
       squares is at least each of them), and one reduction says so (a NaN fails it, and the
-      points are tested);
+      points are tested); it is skipped after a step where some point's |∇f|² was small and
+      open, until a step where none is;
     * |∇f|² is compared with a bound per point, GTOL² where the point is open and −1 where it
       converged: one comparison for "small and open" (a sum of squares is never below 0);
     * the step's norm is computed only where the gradient's test holds;
@@ -238,6 +239,7 @@ class _Convergence:
         self.at = np.full(n, -1)
         self.bound = np.full(n, GTOL_SQUARED)   # −1 once converged
         self.n_open, self.open_idx = n, None    # open_idx: where open (at least), once few are
+        self.filtering = True                   # the reduction first (see above)
 
     def mark(self, t: int, old_x: np.ndarray, new_x: np.ndarray, g: np.ndarray,
              diverged_at: np.ndarray | None, g2: np.ndarray | None = None) -> None:
@@ -248,9 +250,10 @@ class _Convergence:
         if idx is None:
             if g2 is None:
                 g2 = g * g
-            if not g2.size or g2.min() > GTOL_SQUARED:
+            if self.filtering and (not g2.size or g2.min() > GTOL_SQUARED):
                 return
             maybe = np.flatnonzero(_row_sums(g2) <= self.bound)
+            self.filtering = not maybe.size   # no use while it lets points through
         else:
             if g2 is None:
                 gi = _rows(g, idx)
