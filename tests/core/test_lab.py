@@ -675,16 +675,27 @@ def test_pace_keeps_threads_while_they_overlap():
         pace.record(True, 10, 1.0, cpu=1.8)
 
 
+def test_pace_does_not_count_the_first_chunk():
+    pace = batch_module._Pace()
+    assert pace.threaded()
+    pace.record(True, 10, 3.0, cpu=1.0)   # the start: threads overlapped 0.33
+    assert pace.threaded()                 # not counted
+    pace.record(True, 10, 3.0, cpu=1.0)   # but the second chunk is
+    assert not pace.threaded()
+
+
 def test_pace_times_both_ways_when_threads_do_not_overlap_and_takes_the_faster():
     pace = batch_module._Pace()
+    assert pace.threaded()
+    pace.record(True, 1, 50.0, cpu=0.1)   # the first chunk, not counted
     ways = []
-    for _ in range(12):   # threads 2 s a step with 1.5 s of CPU in the blocks, in turn 1 s
+    for _ in range(11):   # threads 2 s a step with 1.5 s of CPU in the blocks, in turn 1 s
         way = pace.threaded()
         ways.append(way)
         pace.record(way, 1, 2.0 if way else 1.0, cpu=1.5)
     probe = batch_module.PROBE_EVERY
     assert ways[:2] == [True, False]
-    assert [i + 1 for i, w in enumerate(ways) if w] == [1, probe, 2 * probe]
+    assert [i + 2 for i, w in enumerate(ways) if w] == [2, probe, 2 * probe]   # chunk numbers
     pace.record(True, 1, 5.0, cpu=1.5)   # one chunk slowed by other work turns nothing
     assert pace.per_step(True) == 2.0
     for _ in range(2):   # the machine got quieter: threads win from now on

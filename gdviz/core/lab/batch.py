@@ -93,8 +93,11 @@ class _Pace:
     which takes at least that sum, cannot be faster.  Otherwise each way is timed per step,
     the faster is taken, and the other is tried again every PROBE_EVERY chunks.  Each figure
     is the median of the way's last three chunks: the other work comes and goes, and one
-    chunk it slowed down does not turn the choice.  The blocks are independent: the numbers
-    are the same either way.
+    chunk it slowed down does not turn the choice.  The first chunk is not measured: it pays
+    for the threads' start and, in a new process, for the first touch of every new array (the
+    page faults of two threads at once wait for each other: overlaps of 0.3 were seen where
+    the next chunks overlapped 1.8).  The blocks are independent: the numbers are the same
+    either way.
     """
 
     def __init__(self) -> None:
@@ -103,6 +106,7 @@ class _Pace:
                                                    False: deque(maxlen=3)}
         self.overlaps: deque[float] = deque(maxlen=3)   # blocks' CPU time / chunk's time
         self.chunks = 0
+        self.warm = False   # the first chunk (on threads) is behind: its figures do not count
 
     def per_step(self, threaded: bool) -> float:
         return statistics.median(self.measured[threaded])
@@ -120,6 +124,9 @@ class _Pace:
     def record(self, threaded: bool, steps: int, seconds: float, cpu: float = 0.0) -> None:
         """A chunk of ``steps`` steps took ``seconds``; on threads, ``cpu`` is the sum of the
         blocks' CPU times."""
+        if not self.warm:
+            self.warm = True
+            return
         self.measured[threaded].append(seconds / steps)
         if threaded:
             self.overlaps.append(cpu / seconds if seconds > 0 else 0.0)
