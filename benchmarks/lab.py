@@ -58,6 +58,28 @@ def gdviz_map() -> float:
     return time.perf_counter() - t0
 
 
+class PaceLog:
+    """How many chunks of the blocked runs went on the threads and how many in turn: the
+    choices of ``batch._Pace`` (recorded by wrapping its ``record``)."""
+
+    def __init__(self) -> None:
+        self.ways = {True: 0, False: 0}
+        self.record = batch_module._Pace.record
+
+    def __enter__(self) -> PaceLog:
+        ways, record = self.ways, self.record
+
+        def counting(pace, threaded, *args, **kwargs):
+            ways[threaded] += 1
+            return record(pace, threaded, *args, **kwargs)
+
+        batch_module._Pace.record = counting
+        return self
+
+    def __exit__(self, *exc) -> None:
+        batch_module._Pace.record = self.record
+
+
 def gdviz_simulation(one_thread: bool = False) -> float:
     """Seconds for the map's simulation alone (``run_points``), on its threads or as one block."""
     obj, opt = get_objective("himmelblau"), make_optimizer("adam", lr=LR)
@@ -145,9 +167,10 @@ def basin_race() -> None:
     times: dict[str, list[float]] = {name: [] for name in runs}
     print(f"basin map, {GRID}² starts × {STEPS} steps of Adam on Himmelblau, median of "
           f"{REPEATS} alternating runs (fastest–slowest); {load()} before")
-    for _ in range(REPEATS):
-        for name, run in runs.items():
-            times[name].append(run())
+    with PaceLog() as pace:
+        for _ in range(REPEATS):
+            for name, run in runs.items():
+                times[name].append(run())
     if torch is not None:
         torch.set_num_threads(default)
     whole = statistics.median(times["gdviz basin_map + rgba"])
@@ -155,6 +178,8 @@ def basin_race() -> None:
         ratio = "" if name.startswith("gdviz") else \
             f"   gdviz {statistics.median(t) / whole:.2f}× as fast"
         print(f"  {name:32s} {spread(t)}{ratio}")
+    print(f"  gdviz's blocked runs took {pace.ways[True]} chunks on threads and "
+          f"{pace.ways[False]} in turn (each run's first chunk, always on threads, included)")
     overhead = map_overhead()
     simulation = statistics.median(times["gdviz simulation alone"])
     print(f"  classification + colouring {overhead * 1e3:.1f} ms = "

@@ -69,10 +69,16 @@ RUNNING, CONVERGED, DIVERGED = 0, 1, 2        # status codes, as int8 arrays
 STATUS_NAMES = ("running", "converged", "diverged")
 
 CHUNK = 1 << 22        # point-steps between two progress reports (some 20 ms of stepping)
-# 500 steps of Adam at 65 536 points on two threads measured 0.22 s in blocks of 32 768,
-# 0.30 s in blocks of 16 384, 0.36 s as one batch (Python's share of each numpy call grows
-# as blocks shrink).  Fewer than BLOCKED_FROM points go as one batch.
-BLOCK = 32_768
+# Blocks of at most BLOCK points, as many as a multiple of THREADS: 256² points go in two
+# blocks of 32 768, one a thread.  Their Adam (in place) measured 0.17-0.18 s for 500 steps in
+# blocks of 32 768, 0.21-0.26 s in blocks of 16 384, 0.29-0.36 s in blocks of 8 192, 0.28 s
+# as one batch on one thread; 512² and 1024² points were 2-8 % faster in blocks of 65 536
+# than of 32 768.  Smaller blocks would stay in the cache, but each numpy call gives the GIL
+# up for its loop and takes it back after it, and a thread that finds it taken sleeps until
+# the other gives it up: tens of µs each time on a virtual machine whose idle CPU has to be
+# woken.  Halving the blocks doubles those calls.  Fewer than BLOCKED_FROM points go as one
+# batch.
+BLOCK = 65_536
 BLOCKED_FROM = 16_384
 SPARSE_BELOW = 4   # test convergence at the open points alone once fewer than 1/4 are open
 PROBE_EVERY = 5    # chunks between two tries of the way not taken (threads or in turn)
@@ -83,10 +89,11 @@ class _Pace:
     """Whether the blocks of the next chunk go on the worker threads or one after another.
 
     Threads pay when the machine has a core to spare: 256² Adam steps on Himmelblau measured
-    0.46 ms a step on two threads and 0.62 ms in turn next to one other busy process.  On a
-    machine busier than that they may not: each numpy call takes the GIL twice, and a thread
-    descheduled while holding it stalls the other; the map once measured 12 % slower on two
-    threads than in one (load average 5 on 2 cores).
+    0.29-0.34 ms a step on two threads and 0.52-0.56 ms in turn on a quiet machine.  On a
+    busier machine they may not: each numpy call takes the GIL twice, a thread that finds it
+    taken sleeps until the other gives it up, and a thread descheduled while holding it stalls
+    the other; the map once measured 12 % slower on two threads than in one (load average 5
+    on 2 cores).
 
     So threads go first, and are kept while they overlap: while the blocks' CPU times on the
     threads add up to more than OVERLAP times the chunk's time, stepping the blocks in turn,
