@@ -509,5 +509,6 @@ def _stage3d(race, mode: str, width: int, height: int, loss_plot: bool, orbit: f
     if "camera" not in settings:
         ch = height - int(round(height * LOSS_FRACTION)) if loss_plot else height
         w3 = width - width // 2 if mode == "split" else width
+        s.view.resize(w3, max(ch, 1))   # the fit leaves room for the axes' labels, in pixels
         fit_orbit(s.view, w3 / max(ch, 1), orbit)
     return s

@@ -12,11 +12,24 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from OpenGL import GL
 from pyqtgraph.opengl import GLGraphicsItem
-from PySide6.QtGui import QOpenGLContext, QSurfaceFormat
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QOpenGLContext,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QSurfaceFormat,
+)
 
 # ---------------------------------------------------------------------------- shaders
 
@@ -90,6 +103,11 @@ IN float a_size;
 OUT vec4 v_color;
 void main() {
     v_color = a_color;
+    if (a_size <= 0.0) {                       // hidden: beyond the far plane, clipped
+        gl_Position = vec4(0.0, 0.0, 2.0, 1.0);
+        gl_PointSize = 1.0;
+        return;
+    }
     vec4 eye = u_modelview * vec4(a_position, 1.0);
     float dist = max(length(eye.xyz), 1e-6);
     float size = a_size * u_scale;
@@ -160,7 +178,48 @@ void main() {
 }
 """
 
-ATTRIBUTES = ("a_position", "a_normal", "a_color", "a_size", "a_texcoord")
+# A text label from an atlas, drawn texel for pixel next to a point of the scene: the label's
+# box is pushed away from its anchor, on screen, in the direction its world normal points
+# there (by a gap, the box's own half extent along that direction and the extent of a box it
+# must clear, the tick labels under an axis title), then snapped to whole pixels.
+LABEL_VERT = """
+uniform mat4 u_mvp;
+uniform vec2 u_viewport; // device pixels
+uniform float u_scale;   // device pixels per logical pixel
+uniform float u_flip;    // -1: the frame is drawn upside down (the view's on-screen frames)
+IN vec3 a_position;      // the anchor
+IN vec3 a_normal;        // the direction (world) the label goes from its anchor
+IN float a_size;         // the gap between the anchor and the box (logical pixels)
+IN vec2 a_texcoord;
+IN vec2 a_offset;        // this corner from the box's centre (device pixels at u_scale, y up)
+IN vec2 a_clear;         // a box (logical pixels) to leave room for between them
+OUT vec2 v_uv;
+void main() {
+    v_uv = a_texcoord;
+    vec4 c = u_mvp * vec4(a_position, 1.0);
+    if (c.w <= 1e-6) {                         // behind the eye: clipped
+        gl_Position = vec4(0.0, 0.0, 2.0, 1.0);
+        return;
+    }
+    vec2 half_vp = 0.5 * u_viewport;
+    vec2 p = c.xy / c.w * half_vp;             // device pixels from the frame's centre
+    vec4 d = u_mvp * vec4(a_position + 0.05 * a_normal, 1.0);
+    vec2 dir = vec2(0.0);
+    if (d.w > 1e-6) {
+        dir = d.xy / d.w * half_vp - p;
+        float len = length(dir);
+        dir = len > 1e-3 ? dir / len : vec2(0.0);
+    }
+    vec2 hb = abs(a_offset);
+    float push = a_size * u_scale + dot(abs(dir), hb + a_clear * u_scale);
+    vec2 ll = floor(p + dir * push + half_vp - hb + 0.5);   // the box's corner, whole pixels
+    vec2 corner = vec2(a_offset.x, a_offset.y * u_flip);
+    gl_Position = vec4((ll + hb + corner) / half_vp - 1.0, 0.0, 1.0);
+}
+"""
+
+ATTRIBUTES = ("a_position", "a_normal", "a_color", "a_size", "a_texcoord", "a_offset",
+              "a_clear")
 
 
 _context_keys = itertools.count(1)
@@ -431,23 +490,41 @@ class SurfaceMesh(BufferedItem):
         self._done((0, 1, 2))
 
 
+def _drawn_ranges(item, count: int) -> list[tuple[int, int]]:
+    """The vertex ranges of ``item`` to draw: all ``count`` of them, or, when the item has
+    ``groups`` (name → (first, count)), those of the groups its view's ``axis_groups()``
+    names (the sides of the box that face the camera)."""
+    if item.groups is None:
+        return [(0, count)]
+    view = item.view()
+    names = view.axis_groups() if view is not None and hasattr(view, "axis_groups") else ()
+    return [item.groups[n] for n in names if n in item.groups and item.groups[n][1]]
+
+
 class Lines(BufferedItem):
-    """Line segments (point pairs) with a colour per vertex, blended, depth-tested."""
+    """Line segments (point pairs) with a colour per vertex, blended, depth-tested.
+
+    ``groups``: None (draw every segment), or name → (first vertex, vertex count), and only
+    the groups the view's ``axis_groups()`` names are drawn (chosen at each draw, so that a
+    change of camera uploads nothing)."""
 
     def __init__(self, width: float = 1.0, pull: float = 0.002) -> None:
         super().__init__()
         self.width = float(width)
         self.pull = float(pull)
         self.count = 0
+        self.groups: dict[str, tuple[int, int]] | None = None
         self.set_segments(np.empty((0, 3)), np.empty((0, 4), np.uint8))
 
-    def set_segments(self, pos: np.ndarray, colours: np.ndarray) -> None:
-        """``pos`` ``(2 m, 3)`` finite; ``colours`` ``(2 m, 4)`` uint8 or one ``(4,)``."""
+    def set_segments(self, pos: np.ndarray, colours: np.ndarray, groups=None) -> None:
+        """``pos`` ``(2 m, 3)`` finite; ``colours`` ``(2 m, 4)`` uint8 or one ``(4,)``;
+        ``groups`` as the class says (None: all drawn)."""
         pos = np.ascontiguousarray(pos, dtype=np.float32).reshape(-1, 3)
         colours = np.asarray(colours, dtype=np.uint8)
         if colours.ndim == 1:
             colours = np.broadcast_to(colours, (len(pos), 4))
         self.count = len(pos)
+        self.groups = None if groups is None else dict(groups)
         self._set_array("position", pos)
         self._set_array("color", np.ascontiguousarray(colours))
 
@@ -478,7 +555,8 @@ class Lines(BufferedItem):
         GL.glUniform1f(GL.glGetUniformLocation(prog, "u_pull"), self.pull)
         self._attribute(st, "position", 0, 3, GL.GL_FLOAT, False)
         self._attribute(st, "color", 2, 4, GL.GL_UNSIGNED_BYTE, True)
-        GL.glDrawArrays(GL.GL_LINES, 0, self.count)
+        for first, count in _drawn_ranges(self, self.count):
+            GL.glDrawArrays(GL.GL_LINES, first, count)
         self._done((0, 2))
         if not st.forward:
             GL.glLineWidth(1.0)
@@ -526,6 +604,15 @@ class Points(BufferedItem):
         if len(pos) != self.count:
             raise ValueError(f"Invalid positions: {len(pos)} points for {self.count}")
         self._set_array("position", pos)
+
+    def set_sizes(self, sizes) -> None:
+        """New sizes (``(n,)`` or one number), the same number of points; a size of 0 hides
+        its point (the vertex shader puts it beyond the far plane)."""
+        self._set_array("size", np.ascontiguousarray(np.broadcast_to(
+            np.asarray(sizes, dtype=np.float32), (self.count,))))
+
+    def sizes(self) -> np.ndarray:
+        return self._arrays["size"]
 
     def positions(self) -> np.ndarray:
         return self._arrays["position"]
@@ -646,4 +733,221 @@ class ScreenImage:
         GL.glUseProgram(0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
         GL.glDisable(GL.GL_BLEND)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+
+
+TEXT_HALO = 2.0          # logical pixels of dark halo around each letter of a label
+_text_images: dict[tuple, tuple[np.ndarray, tuple[float, float]]] = {}
+TEXT_IMAGES_KEPT = 2000  # texts painted this process, kept (a few kB each)
+
+
+def text_image(text: str, bold: bool, font_px: int, colour: str,
+               halo: tuple[int, int, int, int], scale: float):
+    """``text`` painted with a halo: ``(pixels (h, w, 4) uint8 premultiplied, top row first;
+    its box (w, h) in logical pixels)``, at ``scale`` device pixels per logical pixel.
+
+    Painted once per process and kept: Qt's glyph outlines can move by 1/64 pixel from one
+    painting to the next (its font engine's state changes as the window draws), which made
+    the same labels a little different after a rebuild; a text painted once is the same
+    every time it is shown."""
+    key = (text, bool(bold), int(font_px), colour, tuple(halo), float(scale))
+    got = _text_images.get(key)
+    if got is not None:
+        return got
+    font = QFont()
+    font.setPixelSize(int(font_px))
+    font.setBold(bool(bold))
+    fm = QFontMetricsF(font)
+    w = fm.horizontalAdvance(text) + 2 * TEXT_HALO
+    h = fm.height() + 2 * TEXT_HALO
+    dw, dh = max(math.ceil(w * scale), 1), max(math.ceil(h * scale), 1)
+    img = QImage(dw, dh, QImage.Format.Format_RGBA8888_Premultiplied)
+    img.fill(0)
+    p = QPainter(img)
+    try:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.scale(scale, scale)
+        path = QPainterPath()
+        path.addText(QPointF(TEXT_HALO, TEXT_HALO + fm.ascent()), font, text)
+        p.strokePath(path, QPen(QColor(*halo), 2 * TEXT_HALO))
+        p.fillPath(path, QBrush(QColor(colour)))
+    finally:
+        p.end()
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(dh, img.bytesPerLine())
+    got = (a[:, : dw * 4].reshape(dh, dw, 4).copy(), (w, h))
+    if len(_text_images) >= TEXT_IMAGES_KEPT:
+        _text_images.pop(next(iter(_text_images)))
+    _text_images[key] = got
+    return got
+
+
+class Label(NamedTuple):
+    """One text of ``TextLabels``: drawn beside ``anchor`` (world), pushed on screen the way
+    ``normal`` (world) points there, ``gap`` logical pixels away, clear of a box of ``clear``
+    (logical pixels: the tick labels an axis title goes beyond); ``group``: see Lines."""
+
+    group: str
+    text: str
+    anchor: tuple[float, float, float]
+    normal: tuple[float, float, float]
+    gap: float = 3.0
+    clear: tuple[float, float] = (0.0, 0.0)
+    bold: bool = False
+
+
+class TextLabels(BufferedItem):
+    """Texts at points of the scene, upright and texel for pixel whatever the camera (the 3-D
+    view's tick values and axis names).
+
+    Each text is painted once, with a dark halo, into one atlas image when the labels change
+    (``set_labels``) or the device pixel ratio does; a draw is then one textured triangle pair
+    per label, placed by the vertex shader (``LABEL_VERT``), with no depth test: a label is
+    never hidden by the surface.  Only the groups the view's ``axis_groups()`` names are
+    drawn.  ``atlases`` counts the atlas paintings, ``uploads["atlas"]`` its uploads."""
+
+    def __init__(self, font_px: int = 12, colour: str = "#ffffff",
+                 halo: tuple[int, int, int, int] = (0, 0, 0, 200)) -> None:
+        super().__init__()
+        self.font_px = int(font_px)
+        self.colour = colour
+        self.halo = halo
+        self.labels: list[Label] = []
+        self.groups: dict[str, tuple[int, int]] | None = {}
+        self.scale = 0.0                       # device pixels per logical pixel of the atlas
+        self.atlas: np.ndarray | None = None   # (h, w, 4) uint8 premultiplied, top row first
+        self.atlas_version = 0
+        self.atlases = 0
+        self.boxes: dict[tuple[str, bool], tuple[int, int]] = {}   # text → (w, h) logical px
+        self.count = 0
+
+    def set_labels(self, labels, scale: float = 1.0) -> None:
+        """The labels (``Label``s, in any order: they are drawn group by group), painted at
+        ``scale`` device pixels per logical pixel."""
+        labels = sorted(labels, key=lambda lb: lb.group)   # stable: a group is one range
+        self.labels = labels
+        self.count = 6 * len(labels)
+        groups, at = {}, 0
+        for lb in labels:
+            first, n = groups.get(lb.group, (at, 0))
+            groups[lb.group] = (first, n + 6)
+            at += 6
+        self.groups = groups
+        six = np.repeat
+        self._set_array("position", np.ascontiguousarray(six(np.array(
+            [lb.anchor for lb in labels], np.float32).reshape(-1, 3), 6, axis=0)))
+        self._set_array("normal", np.ascontiguousarray(six(np.array(
+            [lb.normal for lb in labels], np.float32).reshape(-1, 3), 6, axis=0)))
+        self._set_array("size", np.ascontiguousarray(six(np.array(
+            [lb.gap for lb in labels], np.float32), 6)))
+        self._set_array("clear", np.ascontiguousarray(six(np.array(
+            [lb.clear for lb in labels], np.float32).reshape(-1, 2), 6, axis=0)))
+        self._paint_atlas(scale)
+
+    def _paint_atlas(self, scale: float) -> None:
+        """Every distinct text once, one below the other (``text_image``), and each label's
+        corners and texture coordinates in it."""
+        self.scale = float(scale)
+        keys = list(dict.fromkeys((lb.text, lb.bold) for lb in self.labels))
+        images = {k: text_image(k[0], k[1], self.font_px, self.colour, self.halo, self.scale)
+                  for k in keys}
+        self.boxes = {k: images[k][1] for k in keys}
+        width = max((im.shape[1] for im, _b in images.values()), default=1)
+        height = max(sum(im.shape[0] for im, _b in images.values()), 1)
+        atlas = np.zeros((height, width, 4), np.uint8)
+        cells, y = {}, 0
+        for key in keys:
+            im = images[key][0]
+            dh, dw = im.shape[:2]
+            atlas[y:y + dh, :dw] = im
+            cells[key] = (y, dw, dh)
+            y += dh
+        self.atlas = atlas
+        self.atlas_version += 1
+        self.atlases += 1
+        n = len(self.labels)
+        sx = np.array([-1, 1, 1, -1, 1, -1], np.float32)   # two triangles per label
+        sy = np.array([-1, -1, 1, -1, 1, 1], np.float32)
+        offset = np.empty((n, 6, 2), np.float32)
+        uv = np.empty((n, 6, 2), np.float32)
+        for i, lb in enumerate(self.labels):
+            top, dw, dh = cells[(lb.text, lb.bold)]
+            offset[i, :, 0] = 0.5 * dw * sx
+            offset[i, :, 1] = 0.5 * dh * sy
+            uv[i, :, 0] = np.where(sx < 0, 0.0, dw / width)
+            uv[i, :, 1] = np.where(sy < 0, (top + dh) / height, top / height)
+        self._set_array("offset", offset.reshape(-1, 2))
+        self._set_array("texcoord", uv.reshape(-1, 2))
+
+    def _ranges(self, view, size: tuple[int, int], scale: float) -> list[tuple[int, int]]:
+        """The vertex ranges to draw: the labels the view's ``label_mask(size, scale)``
+        keeps (those of its shown groups that do not overlap), else the shown groups."""
+        if view is None or not hasattr(view, "label_mask"):
+            return _drawn_ranges(self, self.count)
+        keep = np.flatnonzero(view.label_mask(size, scale))
+        if not len(keep):
+            return []
+        # runs of consecutive labels: one draw call each
+        breaks = np.flatnonzero(np.diff(keep) > 1) + 1
+        return [(6 * int(run[0]), 6 * len(run)) for run in np.split(keep, breaks)]
+
+    def box(self, text: str, bold: bool = False) -> tuple[float, float]:
+        """A text's box (logical pixels, its halo included), as painted in the atlas."""
+        return self.boxes[(text, bold)]
+
+    def paint(self) -> None:
+        if not self.count:
+            return
+        view = self.view()
+        scale = float(getattr(view, "device_scale", 1.0))
+        if scale != self.scale:
+            self._paint_atlas(scale)
+        vp = GL.glGetIntegerv(GL.GL_VIEWPORT)
+        ranges = self._ranges(view, (int(vp[2]), int(vp[3])), scale)
+        if not ranges:
+            return
+        st = context_state()
+        prog = program(st, "label", LABEL_VERT, IMAGE_FRAG)
+        key = ("labels", self._id)
+        tex, version = st.textures.get(key, (0, -1))
+        if not tex:
+            tex = int(GL.glGenTextures(1))
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        if version != self.atlas_version:
+            h, w = self.atlas.shape[:2]
+            GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+            for name in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, name, GL.GL_NEAREST)
+            for name in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, name, GL.GL_CLAMP_TO_EDGE)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA, w, h, 0, GL.GL_RGBA,
+                            GL.GL_UNSIGNED_BYTE, self.atlas)
+            st.textures[key] = (tex, self.atlas_version)
+            self.uploads["atlas"] = self.uploads.get("atlas", 0) + 1
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(GL.GL_FALSE)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        GL.glUseProgram(prog)
+        GL.glUniformMatrix4fv(GL.glGetUniformLocation(prog, "u_mvp"), 1, False,
+                              _matrix(self.mvpMatrix()))
+        GL.glUniform2f(GL.glGetUniformLocation(prog, "u_viewport"), float(vp[2]), float(vp[3]))
+        GL.glUniform1f(GL.glGetUniformLocation(prog, "u_scale"), scale)
+        GL.glUniform1f(GL.glGetUniformLocation(prog, "u_flip"),
+                       -1.0 if getattr(view, "flip_y", False) else 1.0)
+        GL.glUniform1i(GL.glGetUniformLocation(prog, "u_image"), 0)
+        locs = [ATTRIBUTES.index(a) for a in ("a_position", "a_normal", "a_size", "a_texcoord",
+                                              "a_offset", "a_clear")]
+        self._attribute(st, "position", locs[0], 3, GL.GL_FLOAT, False)
+        self._attribute(st, "normal", locs[1], 3, GL.GL_FLOAT, False)
+        self._attribute(st, "size", locs[2], 1, GL.GL_FLOAT, False)
+        self._attribute(st, "texcoord", locs[3], 2, GL.GL_FLOAT, False)
+        self._attribute(st, "offset", locs[4], 2, GL.GL_FLOAT, False)
+        self._attribute(st, "clear", locs[5], 2, GL.GL_FLOAT, False)
+        for first, count in ranges:
+            GL.glDrawArrays(GL.GL_TRIANGLES, first, count)
+        self._done(locs)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glDepthMask(GL.GL_TRUE)
         GL.glEnable(GL.GL_DEPTH_TEST)

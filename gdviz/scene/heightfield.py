@@ -17,6 +17,8 @@ fall to its floor (a comb of spikes on Rosenbrock's), not by the function.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core import Objective
@@ -38,6 +40,61 @@ WALL_ALPHA = 96           # and this opaque (of 255): a ball behind a wall still
 CAP_RGBA = (214, 218, 226, 255)    # the clipped top: a flat light-grey cap
 FLOOR_RGBA = (58, 62, 74, 255)     # the clipped bottom: a flat dark-slate floor
 HEIGHT_MODES = ("auto", "linear", "log")
+TICKS = 5          # at most this many tick values along x and y (1-2-5 steps, as pyqtgraph's)
+F_TICKS = 6        # and along f (the box is about as high as 0.4 of its width)
+
+
+def nice_step(span: float, target: int = TICKS) -> float:
+    """The smallest 1-2-5 step that cuts ``span`` into at most ``target`` parts, give or take
+    1 % (a view panned to a span of 10.00004 still gets the step 2, not 5)."""
+    raw = span / max(target, 1)
+    k = 10.0 ** math.floor(math.log10(raw))
+    return next(m * k for m in (1, 2, 5, 10) if m * k >= 0.99 * raw)
+
+
+def _clean(v: float) -> float:
+    """``k · step`` without the binary noise (0.30000000000000004 → 0.3), and never -0."""
+    return float(f"{v:.12g}") + 0.0
+
+
+def nice_ticks(lo: float, hi: float, target: int = TICKS) -> tuple[np.ndarray, float]:
+    """The multiples of a 1-2-5 step (``nice_step``) in ``[lo, hi]``, and that step."""
+    step = nice_step(hi - lo, target)
+    k = np.arange(math.ceil(lo / step), math.floor(hi / step) + 1)
+    values = np.array([_clean(float(i) * step) for i in k])
+    return values[(values >= lo) & (values <= hi)], step
+
+
+def tick_text(v: float, step: float) -> str:
+    """A tick value as the 2-D axes write it (pyqtgraph's ``AxisItem.tickStrings``): as many
+    decimals as the step needs, ``%g`` for very large or small values (``1e6``, not
+    ``1e+06``)."""
+    v = _clean(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
+        mant, _e, exp = f"{v:g}".partition("e")
+        return mant + ("e" + str(int(exp)) if exp else "")
+    places = max(0, math.ceil(-math.log10(step)))
+    return f"{v:.{places}f}"
+
+
+def log_ticks(h_lo: float, h_hi: float, target: int = F_TICKS) -> np.ndarray:
+    """Round values ``v`` with ``log₁₀ v`` in ``[h_lo, h_hi]`` (a log height's range): every
+    decade when there are 3 or more (every 2nd, 3rd… when there are many), else the first of
+    1-2-5, 1-3 or 1 within the decades that gives 2 to ``target`` values, else the 1-2-5
+    steps of a linear scale over ``[10^h_lo, 10^h_hi]`` (a range under a factor 2)."""
+    k = np.arange(math.ceil(h_lo), math.floor(h_hi) + 1)
+    if len(k) >= 3:
+        every = math.ceil(len(k) / (target + 1))
+        k = k[k % every == 0] if len(k[k % every == 0]) >= 2 else k[::every]
+        return np.array([_clean(10.0 ** int(i)) for i in k])
+    lo, hi = 10.0 ** h_lo, 10.0 ** h_hi
+    decades = range(math.floor(h_lo), math.ceil(h_hi) + 1)
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        v = np.array(sorted(_clean(m * 10.0 ** d) for d in decades for m in mantissas))
+        v = v[(v >= lo) & (v <= hi)]
+        if 2 <= len(v) <= target:
+            return v
+    return nice_ticks(lo, hi, target)[0]
 
 
 def log_height(f: np.ndarray, f_min: float, delta: float) -> np.ndarray:
@@ -155,6 +212,37 @@ class HeightField:
     @property
     def z_top(self) -> float:
         return (self.h_hi - self.h_lo) * self.zscale
+
+    # ------------------------------------------------------------------ axes
+    def axis_ticks(self, target: int = TICKS, f_target: int = F_TICKS) -> dict:
+        """The box's scales: ``{"x": [(x, text)…], "y": [(y, text)…], "f": [(value, text,
+        Z)…], "f_title": str}``, round values inside the view and the heights shown.
+
+        f's ticks follow the height scale: in linear heights they are round values of f at
+        Z(f); in log heights they are round values of ``f − min + δ`` (the quantity whose
+        log₁₀ is the height, as the heatmap's log colour bar) at Z = (log₁₀ value − h_lo) ·
+        zscale, decades first.  The exaggeration moves them with the surface."""
+        out = {}
+        for axis, lo, hi in (("x", self.x0, self.x1), ("y", self.y0, self.y1)):
+            values, step = nice_ticks(lo, hi, target)
+            out[axis] = [(float(v), tick_text(v, step)) for v in values]
+        if self.mode == "log":
+            values = log_ticks(self.h_lo, self.h_hi, f_target)
+            with np.errstate(divide="ignore"):
+                h = np.log10(values)
+            texts = [tick_text(v, 10.0 ** math.floor(math.log10(v))) for v in values]
+            out["f_title"] = "f − min + δ"
+        else:
+            values, step = nice_ticks(self.h_lo, self.h_hi, f_target)
+            h = values
+            texts = [tick_text(v, step) for v in values]
+            out["f_title"] = "f"
+        z = (np.asarray(h, dtype=float) - self.h_lo) * self.zscale
+        z_top = self.z_top
+        out["f"] = [(float(v), t, float(min(max(zi, 0.0), z_top)))
+                    for v, t, zi in zip(values, texts, z, strict=True)
+                    if -1e-9 * z_top <= zi <= z_top * (1 + 1e-9)]
+        return out
 
     # ------------------------------------------------------------------ coordinates
     def to_world(self, x, y, f=None) -> np.ndarray:

@@ -72,14 +72,18 @@ from .canvas import (
 from .gl import software_gl
 from .glitems import (
     Framebuffer,
+    Label,
     Lines,
     Points,
     ScreenImage,
     SurfaceMesh,
+    TextLabels,
     context_key,
     context_state,
 )
-from .heightfield import FLOOR_Z, GRID3D, HEIGHT_MODES, LIFT, HeightField
+from .heightfield import FLOOR_Z, GRID3D, HEIGHT_MODES, LIFT, HeightField, nice_step
+
+__all__ = ["View3D", "nice_step", "paint_legend", "legend_image"]
 
 BALL_SIZE = 15       # pixels
 LOST_SIZE = 20
@@ -97,18 +101,19 @@ EDGE_RGBA = (200, 204, 212, 90)
 MINIMUM_RGBA = (255, 255, 255, 255)
 START_RGBA = (255, 255, 255, 255)
 LEGEND_PAD = 2       # logical pixels around the legend's box in its on-screen image (its edge)
+AXIS_TEXT = "#c8ccd4"            # the 2-D axes' text colour (Canvas)
+AXIS_RGBA = (200, 204, 212, 150)  # the axis lines and tick marks, a little fainter
+AXIS_HALO = (21, 23, 28, 220)     # around each letter: the background's colour
+AXIS_FONT_PX = 12
+TICK_LEN = 0.035     # world length of a tick mark (the base is 2 across)
+TICK_GAP = 3.0       # logical pixels between a tick mark's end and its value
+TITLE_GAP = 6.0      # and between the tick values and the axis's name
+AXES_MIN_SIZE = (280, 200)   # a smaller frame (a thumbnail) has no room for the axes' texts
 
 
 def rgba(color: str | None, alpha: int = 255) -> tuple[int, int, int, int]:
     c = QColor(color or "#ffffff")
     return c.red(), c.green(), c.blue(), alpha
-
-
-def nice_step(span: float, target: int = 8) -> float:
-    """A 1-2-5 step that cuts ``span`` into about ``target`` parts."""
-    raw = span / max(target, 1)
-    k = 10.0 ** math.floor(math.log10(raw))
-    return next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
 
 
 def _legend_layout(entries: list[tuple[str, str]]) -> tuple[QFont, float, float, float, float]:
@@ -300,10 +305,16 @@ class View3D(GLViewMixin, QWidget):
         self.lost_item = Points("cross", ghost=0.45, pull=1.3)
         self.balls = Points("ball", ghost=0.35, pull=1.0)
         self.walls = SurfaceMesh(translucent=True)
+        # the axes: tick marks and the f axis's line, tick values and the axes' names, on the
+        # sides of the box facing the camera (``axis_groups``)
+        self.axis_lines = Lines(width=1.0, pull=0.0015)
+        self.axis_text = TextLabels(AXIS_FONT_PX, AXIS_TEXT, AXIS_HALO)
+        self.ticks: dict = {}        # the values on the axes (HeightField.axis_ticks)
         # the static layer changes with the objective, the heights or the camera only: it is
         # drawn once into a cached framebuffer, and a frame copies it (colour and depth) and
         # draws the moving items over it
-        self.static_items = (self.floor, self.surface, self.contours, self.minima, self.walls)
+        self.static_items = (self.floor, self.surface, self.contours, self.minima,
+                             self.axis_lines, self.walls, self.axis_text)
         self.moving_items = (self.trails, self.starts_item, self.lost_item, self.balls)
         for depth, it in enumerate(self.static_items + self.moving_items):
             it.setDepthValue(depth)
@@ -322,6 +333,7 @@ class View3D(GLViewMixin, QWidget):
         self._thin: list[Thinned | None] = []
         self._ball_layout = None
         self._ball_slices: list[slice | None] = []
+        self._ball_hidden = np.zeros(0, bool)   # balls off the base (the 2-D view): size 0
         self._trail_slices: list[slice | None] = []
         self._last: tuple | None = None          # the last update_runs arguments
         self._starts_key = None
@@ -414,7 +426,7 @@ class View3D(GLViewMixin, QWidget):
         fld = self.field
         self.geometry_builds += 1
         self.contours.set_segments(fld.contours(), np.array(CONTOUR_RGBA, np.uint8))
-        self._build_floor()
+        self._build_axes()
         obj = self.objective
         m = np.array(obj.minima, dtype=float).reshape(-1, 2)
         inside = ((m[:, 0] >= fld.x0) & (m[:, 0] <= fld.x1)
@@ -435,20 +447,21 @@ class View3D(GLViewMixin, QWidget):
             self._clear_runs()
         self.update()
 
-    def _build_floor(self) -> None:
-        """A grid on the floor, at round data coordinates, and the base's outline."""
+    def _build_axes(self) -> None:
+        """The floor's grid (a line at each x and y tick value) and outline; the tick marks
+        and values of x and y along each side of the floor, and of f up each corner of the
+        box, with the axes' names; each side and corner is a group, drawn when it faces the
+        camera (``axis_groups``).  Built with the surface and the heights, never per frame."""
         fld = self.field
         z = FLOOR_Z
+        self.ticks = ticks = fld.axis_ticks()
+        xs = [v for v, _t in ticks["x"]]
+        ys = [v for v, _t in ticks["y"]]
         segs = []
-        for lo, hi, axis in ((fld.x0, fld.x1, 0), (fld.y0, fld.y1, 1)):
-            step = nice_step(hi - lo)
-            ticks = np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step
-            for t in ticks:
-                if axis == 0:
-                    a, b = fld.to_world([t, t], [fld.y0, fld.y1])
-                else:
-                    a, b = fld.to_world([fld.x0, fld.x1], [t, t])
-                segs += [a, b]
+        for t in xs:
+            segs += list(fld.to_world([t, t], [fld.y0, fld.y1]))
+        for t in ys:
+            segs += list(fld.to_world([fld.x0, fld.x1], [t, t]))
         grid = np.array(segs).reshape(-1, 3)
         grid[:, 2] = z
         corners = fld.to_world([fld.x0, fld.x1, fld.x1, fld.x0], [fld.y0, fld.y0, fld.y1, fld.y1])
@@ -457,6 +470,151 @@ class View3D(GLViewMixin, QWidget):
         cols = np.concatenate([np.tile(np.array(FLOOR_RGBA, np.uint8), (len(grid), 1)),
                                np.tile(np.array(EDGE_RGBA, np.uint8), (len(edge), 1))])
         self.floor.set_segments(np.concatenate([grid, edge]), cols)
+
+        lines: dict[str, list] = {}
+        labels: list[Label] = []
+        sx, sy = fld.sx, fld.sy
+
+        def floor_axis(group, name, values, at, middle, out):
+            """Ticks along one side of the floor: ``at(v)`` is the world point of value v on
+            it, ``middle`` the value at its middle (where the axis's name goes), ``out`` its
+            outward direction."""
+            out = np.array(out, float)
+            segs = []
+            for v, t in values:
+                p = at(v)
+                segs += [p, p + TICK_LEN * out]
+                labels.append(Label(group, t, tuple(p + TICK_LEN * out), tuple(out), TICK_GAP))
+            lines[group] = segs
+            clear = self._widest([t for _v, t in values])
+            labels.append(Label(group, name, tuple(at(middle) + TICK_LEN * out), tuple(out),
+                                TICK_GAP + TITLE_GAP, clear, bold=True))
+
+        def xw(v, y):
+            return fld.to_world(v, y) + np.array([0.0, 0.0, z])
+
+        mx, my = 0.5 * (fld.x0 + fld.x1), 0.5 * (fld.y0 + fld.y1)
+        floor_axis("x0", "x", ticks["x"], lambda v: xw(v, fld.y0), mx, (0, -1, 0))
+        floor_axis("x1", "x", ticks["x"], lambda v: xw(v, fld.y1), mx, (0, 1, 0))
+        floor_axis("y0", "y", ticks["y"], lambda v: xw(fld.x0, v), my, (-1, 0, 0))
+        floor_axis("y1", "y", ticks["y"], lambda v: xw(fld.x1, v), my, (1, 0, 0))
+        # f up each corner: a line from the floor to the top, ticks pointing out diagonally
+        top = fld.z_top
+        for k, (cx, cy) in enumerate(((-sx, -sy), (sx, -sy), (sx, sy), (-sx, sy))):
+            group = f"f{k}"
+            out = np.array([np.sign(cx), np.sign(cy), 0.0]) / math.sqrt(2)
+            base = np.array([cx, cy, 0.0])
+            segs = [base + [0, 0, z], base + [0, 0, top]]
+            for _v, t, zt in ticks["f"]:
+                p = base + [0, 0, zt]
+                segs += [p, p + TICK_LEN * out]
+                labels.append(Label(group, t, tuple(p + TICK_LEN * out), tuple(out), TICK_GAP))
+            lines[group] = segs
+            labels.append(Label(group, ticks["f_title"], tuple(base + [0, 0, top]),
+                                (0.0, 0.0, 1.0), 2 * TITLE_GAP, bold=True))
+        pos, groups = [], {}
+        for group, segs in lines.items():
+            groups[group] = (len(pos), len(segs))
+            pos += segs
+        self.axis_lines.set_segments(np.array(pos, float).reshape(-1, 3),
+                                     np.array(AXIS_RGBA, np.uint8), groups)
+        self.axis_text.set_labels(labels, self.device_scale)
+
+    def _widest(self, texts) -> tuple[float, float]:
+        """The largest width and height of the boxes of ``texts`` (logical pixels)."""
+        fm = QFontMetricsF(self._axis_font())
+        if not texts:
+            return 0.0, 0.0
+        return (max(fm.horizontalAdvance(t) for t in texts) + 4.0, fm.height() + 4.0)
+
+    @staticmethod
+    def _axis_font() -> QFont:
+        font = QFont()
+        font.setPixelSize(AXIS_FONT_PX)
+        return font
+
+    def axis_groups(self) -> tuple[str, ...]:
+        """The sides of the box whose axes are drawn, for the camera as it is: x's values on
+        the floor's side nearer the camera ("x0": y = y0, "x1": y = y1), y's likewise ("y0",
+        "y1"), and f's up the corner ("f0"…"f3": (x0, y0), (x1, y0), (x1, y1), (x0, y1))
+        that is the leftmost of the two beside the nearest one: at the picture's left edge,
+        neither in front of the surface nor behind it (and away from the legend)."""
+        fld = self.field
+        if fld is None:
+            return ()
+        cam = self.cameraPosition()
+        right, front = cam.x() >= 0, cam.y() >= 0
+        near = (1.0 if right else -1.0, 1.0 if front else -1.0)
+        sides = [(-near[0], near[1]), (near[0], -near[1])]
+        px = self.project([[a * fld.sx, b * fld.sy, 0.0] for a, b in sides], (1000, 1000))
+        a, b = sides[int(np.argmin(px[:, 0]))]
+        corner = {(-1, -1): 0, (1, -1): 1, (1, 1): 2, (-1, 1): 3}[(int(a), int(b))]
+        return ("x1" if front else "x0", "y1" if right else "y0", f"f{corner}")
+
+    def axis_ticks(self) -> dict:
+        """The tick values drawn on the axes (``HeightField.axis_ticks``)."""
+        return self.ticks
+
+    def axis_labels(self) -> list[Label]:
+        """The axes' labels drawn for the camera as it is (those of ``axis_groups``)."""
+        shown = set(self.axis_groups())
+        return [lb for lb in self.axis_text.labels if lb.group in shown]
+
+    def label_mask(self, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
+        """Which of ``axis_text.labels`` to draw in a frame of ``size`` pixels (``scale``
+        pixels per logical pixel): those of ``axis_groups``, but none over another one drawn
+        (the halos may touch).  The axes' names come first, then the values in their order,
+        so that a crowded axis (a small frame, a flat box) keeps every 2nd value or so.
+        Asked by ``TextLabels`` when the static layer is drawn (a new camera or size), not
+        per frame."""
+        labels = self.axis_text.labels
+        mask = np.zeros(len(labels), bool)
+        if not self.room_for_labels(size, scale):
+            return mask
+        shown = set(self.axis_groups())
+        idx = [i for i, lb in enumerate(labels) if lb.group in shown]
+        if not idx:
+            return mask
+        boxes = self.label_boxes(size, scale)       # the shown labels', in their order
+        inner = boxes + np.array([1, 1, -1, -1]) * 2.0 * scale   # without the halo
+        order = sorted(range(len(idx)), key=lambda j: not labels[idx[j]].bold)
+        kept: list[int] = []
+        for j in order:
+            b = inner[j]
+            if all(b[2] <= inner[q][0] or inner[q][2] <= b[0] or b[3] <= inner[q][1]
+                   or inner[q][3] <= b[1] for q in kept):
+                kept.append(j)
+                mask[idx[j]] = True
+        return mask
+
+    @staticmethod
+    def room_for_labels(size: tuple[int, int], scale: float = 1.0) -> bool:
+        """Whether a frame of ``size`` pixels (``scale`` per logical pixel) is large enough
+        for the axes' texts (``AXES_MIN_SIZE`` logical pixels): in a thumbnail they would
+        take the room of the surface."""
+        return (size[0] >= AXES_MIN_SIZE[0] * scale - 0.5
+                and size[1] >= AXES_MIN_SIZE[1] * scale - 0.5)
+
+    def label_boxes(self, size: tuple[int, int] | None = None, scale: float = 1.0):
+        """Where ``axis_labels`` are drawn in a frame of ``size`` (default the widget's):
+        ``(n, 4)`` pixels (left, top, right, bottom; y down), ``scale`` pixels per logical
+        pixel.  The vertex shader's placement (``glitems.LABEL_VERT``) done in numpy (but for
+        the snapping to whole pixels): the camera fit keeps them in the frame, tests read it."""
+        labels = self.axis_labels()
+        if not labels:
+            return np.empty((0, 4))
+        anchor = np.array([lb.anchor for lb in labels], float)
+        normal = np.array([lb.normal for lb in labels], float)
+        p = self.project(np.concatenate([anchor, anchor + 0.05 * normal]), size)
+        p, d = p[: len(labels)], p[len(labels):] - p[: len(labels)]
+        length = np.linalg.norm(d, axis=1, keepdims=True)
+        d = np.where(length > 1e-3, d / np.maximum(length, 1e-300), 0.0)
+        half = 0.5 * scale * np.array([self.axis_text.box(lb.text, lb.bold) for lb in labels])
+        clear = scale * np.array([lb.clear for lb in labels], float)
+        gap = scale * np.array([lb.gap for lb in labels], float)
+        push = gap + (np.abs(d) * (half + clear)).sum(axis=1)
+        centre = p + d * push[:, None]
+        return np.concatenate([centre - half, centre + half], axis=1)
 
     # ------------------------------------------------------------------ runs
     def set_runs(self, specs, labels=None) -> None:
@@ -487,6 +645,7 @@ class View3D(GLViewMixin, QWidget):
         self.lost_item.set_points(empty, np.empty((0, 4), np.uint8), LOST_SIZE)
         self.trails.set_segments(empty, np.empty((0, 4), np.uint8))
         self.starts_item.set_points(empty, np.empty((0, 4), np.uint8), START_SIZE)
+        self._starts_key = None    # emptied: the next update_runs places the marks again
 
     def set_labels(self, labels) -> None:
         """New legend texts (e.g. a run that diverged says so)."""
@@ -514,11 +673,19 @@ class View3D(GLViewMixin, QWidget):
             self.update_runs(*self._last)
 
     def ball_positions(self, i: int) -> np.ndarray:
-        """World (X, Y, Z) of run ``i``'s balls as drawn, ``(n, 3)`` (empty when hidden)."""
+        """World (X, Y, Z) of run ``i``'s balls as placed, ``(n, 3)`` (empty when the run is
+        hidden); ``ball_shown`` says which of them are drawn."""
         sl = self._ball_slices[i] if i < len(self._ball_slices) else None
         if sl is None:
             return np.empty((0, 3))
         return self.balls.positions()[sl].astype(float)
+
+    def ball_shown(self, i: int) -> np.ndarray:
+        """Which of run ``i``'s balls are drawn, ``(n,)`` bool: not those off the base."""
+        sl = self._ball_slices[i] if i < len(self._ball_slices) else None
+        if sl is None:
+            return np.zeros(0, bool)
+        return self.balls.sizes()[sl] > 0
 
     def trail_segments(self, i: int) -> np.ndarray:
         """World point pairs ``(2 m, 3)`` of run ``i``'s trail as drawn."""
@@ -581,6 +748,10 @@ class View3D(GLViewMixin, QWidget):
                 w[bad] = self._edge(cur[bad])
                 lost.append(w[bad])
                 lost_col.append(np.tile(colour, (int(bad.sum()), 1)))
+        # a ball off the base (outside the 2-D view the surface covers) is hidden, as the
+        # 2-D canvas clips it; a lost one keeps its place on the edge, under its ✕
+        with np.errstate(invalid="ignore"):
+            hidden = ~((np.abs(P[:, 0]) <= fld.sx * 1.0001) & (np.abs(P[:, 1]) <= fld.sy * 1.0001))
         P[:, :2] = np.clip(P[:, :2], -3.0, 3.0)   # far outside the base: kept finite
         layout = tuple(layout)
         if layout != self._ball_layout:
@@ -591,9 +762,13 @@ class View3D(GLViewMixin, QWidget):
                 k += n
             C = (np.repeat(np.array([r[1] for r in runs]), [len(r[2]) for r in runs], axis=0)
                  if runs else np.empty((0, 4), np.uint8))
-            self.balls.set_points(P, C, BALL_SIZE)
+            self.balls.set_points(P, C, np.where(hidden, 0.0, BALL_SIZE))
+            self._ball_hidden = hidden
         else:
             self.balls.move(P)
+            if not np.array_equal(hidden, self._ball_hidden):   # sizes uploaded only then
+                self.balls.set_sizes(np.where(hidden, 0.0, BALL_SIZE))
+                self._ball_hidden = hidden
         if lost:
             self.lost_item.set_points(np.concatenate(lost), np.concatenate(lost_col), LOST_SIZE)
         elif self.lost_item.count:
@@ -687,8 +862,11 @@ class View3D(GLViewMixin, QWidget):
             return
         with np.errstate(all="ignore"):
             f0 = self.objective.f(starts)
-        w = self.field.place(starts[:, 0], starts[:, 1], f0)
-        w = w[np.isfinite(w).all(axis=1)]
+        fld = self.field
+        w = fld.place(starts[:, 0], starts[:, 1], f0)
+        with np.errstate(invalid="ignore"):   # on the base only (in the view), finite
+            w = w[np.isfinite(w).all(axis=1) & (np.abs(w[:, 0]) <= fld.sx * 1.0001)
+                  & (np.abs(w[:, 1]) <= fld.sy * 1.0001)]
         self.starts_item.set_points(w, np.array(START_RGBA, np.uint8), START_SIZE)
 
     # ------------------------------------------------------------------ camera
@@ -698,14 +876,20 @@ class View3D(GLViewMixin, QWidget):
         self.fit_camera(aspect)
         self._camera_set = False
 
-    def fit_camera(self, aspect: float | None = None) -> None:
+    def fit_camera(self, aspect: float | None = None, width: float | None = None) -> None:
         """Keep the camera's angles; choose its distance and centre so that the whole box
-        (floor to the top of the heights) fills a frame of ``aspect`` = width / height
-        (default: the widget's when shown, else 3:2), centred."""
+        (floor to the top of the heights) and the labels of its axes fill a frame of
+        ``aspect`` = width / height (default: the widget's when shown, else 3:2), centred.
+
+        The labels are a fixed number of pixels however far the camera is: ``width`` is the
+        frame's, in pixels (default: the widget's when shown or sized, else 640)."""
         if aspect is None:
             aspect = self.width() / self.height() if self.isVisible() else 1.5
         if not (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0):
             raise ValueError(f"Invalid aspect: {aspect!r} (width / height > 0)")
+        if width is None:
+            sized = self.isVisible() or self.testAttribute(Qt.WidgetAttribute.WA_Resized)
+            width = self.width() if sized else 640
         fld = self.field
         if fld is None:
             self.update()
@@ -714,19 +898,27 @@ class View3D(GLViewMixin, QWidget):
         corners = np.array([[x, y, z] for x in (-fld.sx, fld.sx) for y in (-fld.sy, fld.sy)
                             for z in (FLOOR_Z, fld.z_top)])
         size = (1000, max(int(round(1000 / aspect)), 1))
+        k = size[0] / max(float(width), 16.0)    # the fit's pixels per pixel of the frame
         lo_px = FRAME_MARGIN * np.array(size)
         hi_px = (1 - FRAME_MARGIN) * np.array(size)
+
+        labelled = self.room_for_labels((width, width / aspect))
+
+        def extent():   # the box's corners and the labels' boxes' corners, in pixels
+            boxes = self.label_boxes(size, k) if labelled else np.empty((0, 4))
+            return np.concatenate([self.project(corners, size), boxes[:, :2], boxes[:, 2:]])
+
         for _ in range(3):
-            # the nearest distance at which every corner is inside the margins ...
+            # the nearest distance at which everything is inside the margins ...
             lo, hi = 0.5, 50.0
             for _ in range(30):
                 self.opts["distance"] = mid = 0.5 * (lo + hi)
-                px = self.project(corners, size)
+                px = extent()
                 inside = ((px >= lo_px) & (px <= hi_px)).all()
                 lo, hi = (lo, mid) if inside else (mid, hi)
             self.opts["distance"] = hi
-            # ... then the box's picture centred in the frame (perspective puts it off)
-            px = self.project(corners, size)
+            # ... then its picture centred in the frame (perspective puts it off)
+            px = extent()
             off = 0.5 * (px.min(axis=0) + px.max(axis=0)) - 0.5 * np.array(size)
             # the rows of the view rotation are the camera's right, up and back axes
             rot = np.array(self.viewMatrix().data(), dtype=float).reshape(4, 4).T[:3, :3]

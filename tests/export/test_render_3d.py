@@ -204,6 +204,45 @@ def test_the_sessions_camera_and_heights_are_used(tmp_path):
 
 @needs_gl
 @pytest.mark.gl
+def test_an_export_shows_the_sessions_view(tmp_path):
+    """The 3-D frames cover the session's view (the 2-D canvas's), as the window's do."""
+    from dataclasses import replace
+
+    from gdviz.core.race import Race
+    from gdviz.export.render import export_animation
+    from gdviz.scene.stage3d import Stage3D
+
+    view = ((-2.0, 4.0), (-1.0, 5.0))
+    panned = replace(session(), view=view)
+    out = tmp_path / "view.png"
+    export_animation(panned, out, steps=20, frames=2, size=(320, 240), mode="3d")
+    got = png(out)
+    # the same scene drawn by hand: the surface over that view, the default camera fitted
+    race = Race(runs=[])
+    race.apply_session(panned)
+    race.run_to(20)
+    s = Stage3D(race)
+    assert s.view.view() == view
+    (x0, x1), (y0, y1) = view
+    assert all(x0 <= v <= x1 for v, _t in s.view.axis_ticks()["x"])
+    assert all(y0 <= v <= y1 for v, _t in s.view.axis_ticks()["y"])
+    s.view.resize(320, 240)          # as the export sizes its view: the labels' room
+    s.view.reset_camera(320 / 240)
+    s.view.set_labels([r.label() for r in race.runs])
+    np.testing.assert_array_equal(got, s.render(320, 240).astype(int))
+    # and not the home view's picture
+    home = tmp_path / "home.png"
+    export_animation(session(), home, steps=20, frames=2, size=(320, 240), mode="3d")
+    assert (np.abs(png(home) - got).sum(-1) > 30).mean() > 0.2
+    s.view.set_view(((-5.0, 5.0), (-5.0, 5.0)))
+    s.view.reset_camera(320 / 240)
+    np.testing.assert_array_equal(png(home), s.render(320, 240).astype(int))
+    s.detach()
+    s.deleteLater()
+
+
+@needs_gl
+@pytest.mark.gl
 def test_render_command_3d_on_the_display(tmp_path):
     assert os.environ.get("DISPLAY"), "the OpenGL tests run under xvfb-run"
     out = tmp_path / "a.gif"

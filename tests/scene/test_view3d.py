@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QShowEvent
 
 from gdviz.core import Objective, get_objective, objective_from_expression, simulate
 from gdviz.core.runspec import PALETTE, RunSpec
@@ -20,6 +20,7 @@ RUNS = [RunSpec("adam", {"lr": 0.05}, color=PALETTE[0]),
         RunSpec("sgd", {"lr": 0.0005, "momentum": 0.9}, color=PALETTE[1]),
         RunSpec("rmsprop", {"lr": 0.01}, color=PALETTE[2])]
 STARTS = np.array([[-1.5, 2.5], [0.5, -0.5]])
+HANG_GUARD_MS = 10 * 60 * 1000  # only against a hang: the tests count frames, never time
 
 
 def race(obj, specs=RUNS, starts=STARTS, steps=60):
@@ -129,6 +130,255 @@ def test_one_dimensional_objective_is_refused(view):
         view.set_objective(get_objective("double_well"))
 
 
+# ---------------------------------------------------------------------------- axes
+
+def assert_round(values, lo, hi):
+    """``values``: at least 2, inside [lo, hi], the multiples of one 1-2-5 step there."""
+    v = np.array(values, float)
+    assert len(v) >= 2 and (v >= lo).all() and (v <= hi).all(), (v, lo, hi)
+    step = np.diff(v)
+    assert np.allclose(step, step[0], rtol=1e-9)
+    mant = step[0] / 10.0 ** np.floor(np.log10(step[0]))
+    assert any(np.isclose(mant, m) for m in (1, 2, 5)), step[0]
+    np.testing.assert_allclose(v / step[0], np.rint(v / step[0]), atol=1e-9)
+    # and no tick is missing at either end
+    assert v[0] - step[0] < lo and v[-1] + step[0] > hi
+
+
+def test_axis_ticks_are_round_values_in_the_view_and_the_heights(view):
+    obj = get_objective("himmelblau")
+    view.set_height_mode("linear")
+    view.set_objective(obj)
+    fld = view.field
+    t = view.axis_ticks()
+    assert_round([v for v, _s in t["x"]], -5, 5) and t["x"][0][1] == "-4"
+    assert_round([v for v, _s in t["y"]], -5, 5)
+    for v, text in t["x"] + t["y"]:
+        assert float(text) == v
+    # f: round values of f in the range shown, at their heights
+    assert t["f_title"] == "f"
+    f = np.array([v for v, _s, _z in t["f"]])
+    assert_round(f, fld.h_lo, fld.h_hi)
+    z = np.array([z for _v, _s, z in t["f"]])
+    np.testing.assert_allclose(z, fld.z_of_f(f), atol=1e-12)
+    assert (z >= 0).all() and (z <= fld.z_top).all()
+    # log heights: decades of f − min + δ (Rosenbrock's 1 … 1000), at log₁₀ of them
+    view.set_objective(get_objective("rosenbrock"))
+    view.set_height_mode("log")
+    fld = view.field
+    t = view.axis_ticks()
+    assert t["f_title"] == "f − min + δ"
+    v = np.array([v for v, _s, _z in t["f"]])
+    assert [s for _v, s, _z in t["f"]] == ["1", "10", "100", "1000"]
+    np.testing.assert_allclose([z for _v, _s, z in t["f"]],
+                               (np.log10(v) - fld.h_lo) * fld.zscale, atol=1e-12)
+    assert_round([v for v, _s in t["x"]], -2, 2) and assert_round([v for v, _s in t["y"]], -1, 3)
+    # the same heights in linear: other values; stretched: the same values, twice as high
+    view.set_height_mode("linear")
+    lin = view.axis_ticks()["f"]
+    assert [s for _v, s, _z in lin] == ["500", "1000", "1500", "2000", "2500"]
+    view.set_exaggeration(2.0)
+    np.testing.assert_allclose([z for *_r, z in view.axis_ticks()["f"]],
+                               [2 * z for *_r, z in lin], rtol=1e-12)
+    # a narrow view: its own values, with as many decimals as the step needs
+    view.set_view(((0.9, 1.1), (0.95, 1.05)))
+    t = view.axis_ticks()
+    assert_round([v for v, _s in t["x"]], 0.9, 1.1)
+    assert [s for _v, s in t["y"]] == ["0.96", "0.98", "1.00", "1.02", "1.04"]
+
+
+def test_the_axes_labels_say_the_ticks_on_every_side(view):
+    view.set_objective(get_objective("himmelblau"))
+    labels = view.axis_text.labels
+    t = view.axis_ticks()
+    groups = {}
+    for lb in labels:
+        groups.setdefault(lb.group, []).append(lb.text)
+    assert set(groups) == {"x0", "x1", "y0", "y1", "f0", "f1", "f2", "f3"}
+    for g in ("x0", "x1"):
+        assert groups[g] == [s for _v, s in t["x"]] + ["x"]
+    for g in ("y0", "y1"):
+        assert groups[g] == [s for _v, s in t["y"]] + ["y"]
+    for k in range(4):
+        assert groups[f"f{k}"] == [s for _v, s, _z in t["f"]] + [t["f_title"]]
+    # each value sits at its tick: x's on the side y = y0, just outside it, at the floor
+    fld = view.field
+    x0 = [lb for lb in labels if lb.group == "x0" and not lb.bold]
+    for lb, (v, _s) in zip(x0, t["x"], strict=True):
+        x, y = fld.to_data(lb.anchor[0], lb.anchor[1])
+        assert x == pytest.approx(v) and y < fld.y0 and lb.normal == (0.0, -1.0, 0.0)
+    f0 = [lb for lb in labels if lb.group == "f0" and not lb.bold]
+    np.testing.assert_allclose([lb.anchor[2] for lb in f0], [z for *_r, z in t["f"]])
+    # the lines: a tick mark per value, and f's axis up the corner
+    n = view.axis_lines.groups
+    assert n["x0"][1] == 2 * len(t["x"]) and n["f0"][1] == 2 + 2 * len(t["f"])
+    # a new objective: new labels
+    view.set_objective(get_objective("rosenbrock"))
+    assert [lb.text for lb in view.axis_text.labels if lb.group == "x0"][0] == "-2"
+
+
+def test_the_axes_drawn_face_the_camera(view):
+    view.set_objective(get_objective("himmelblau"))
+    fld = view.field
+    corners = {0: (-1, -1), 1: (1, -1), 2: (1, 1), 3: (-1, 1)}
+    for azimuth in (-60, 30, 120, 210, -150):
+        view.set_camera({"azimuth": azimuth})
+        cam = view.cameraPosition()
+        xg, yg, fg = view.axis_groups()
+        # x's values on the floor's side nearer the camera, y's likewise
+        assert xg == ("x1" if cam.y() > 0 else "x0") and yg == ("y1" if cam.x() > 0 else "y0")
+        # f's up the corner at the left of the picture, beside the nearest one
+        near = (np.sign(cam.x()), np.sign(cam.y()))
+        a, b = corners[int(fg[1])]
+        assert (a, b) in ((-near[0], near[1]), (near[0], -near[1]))
+        other = (near[0], -near[1]) if (a, b) == (-near[0], near[1]) else (-near[0], near[1])
+        px = view.project([[a * fld.sx, b * fld.sy, 0], [other[0] * fld.sx,
+                                                         other[1] * fld.sy, 0]])
+        assert px[0, 0] < px[1, 0]
+        assert {lb.group for lb in view.axis_labels()} == {xg, yg, fg}
+
+
+def test_crowded_labels_are_thinned_not_overlapped(view):
+    view.set_objective(get_objective("himmelblau"))
+    view.set_height_mode("log")
+    view.reset_camera(320 / 380)
+    shown = [lb.group for lb in view.axis_labels()]
+    for size, ex in (((1200, 900), 1.0), ((320, 380), 1.0), ((320, 380), 0.1)):
+        view.set_exaggeration(ex)
+        mask = view.label_mask(size)
+        labels = view.axis_text.labels
+        kept = [lb for lb, m in zip(labels, mask, strict=True) if m]
+        assert {lb.group for lb in kept} <= set(shown)
+        assert sum(lb.bold for lb in kept) == 3              # the names always stay
+        boxes = view.label_boxes(size)[[i for i, lb in enumerate(view.axis_labels())
+                                        if mask[labels.index(lb)]]]
+        inner = boxes + [2, 2, -2, -2]
+        for i in range(len(inner)):
+            for j in range(i):
+                a, b = inner[i], inner[j]
+                assert (a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1])
+        assert view.label_mask((size[0] * 2, size[1] * 2), 2.0).sum() == len(kept)   # HiDPI
+        f_kept = [lb for lb in kept if lb.group.startswith("f") and not lb.bold]
+        if ex == 0.1:       # a flat box: f's values would all overlap; a few remain
+            assert 1 <= len(f_kept) < len(view.axis_ticks()["f"])
+        elif size == (1200, 900):
+            assert len(f_kept) == len(view.axis_ticks()["f"])   # room for all of them
+    # a thumbnail has no room for them
+    assert not view.label_mask((240, 180)).any() and view.label_mask((280, 200)).any()
+
+
+# ---------------------------------------------------------------------------- the 2-D view
+
+@pytest.fixture
+def stages(qtbot):
+    """A race, its 2-D stage, and a 3-D stage that follows that stage's view."""
+    from gdviz.core.race import Race
+    from gdviz.scene.stage import Stage
+    from gdviz.scene.stage3d import Stage3D
+    race = Race(RUNS)
+    race.set_objective("himmelblau")
+    race.set_starts([[-0.5, -0.5], [3.5, -1.5]])
+    flat = Stage(race)
+    qtbot.addWidget(flat)
+    s3 = Stage3D(race, grid=80, follow=flat)
+    qtbot.addWidget(s3)
+    return race, flat, s3
+
+
+def assert_mesh_is_f(view, obj):
+    """The mesh over the view's rectangle is f there (sampled points, linear heights)."""
+    fld = view.field
+    V = view.surface._arrays["position"].astype(float)
+    x, y = fld.to_data(V[:, 0], V[:, 1])
+    assert x.min() == pytest.approx(fld.x0) and x.max() == pytest.approx(fld.x1)
+    assert y.min() == pytest.approx(fld.y0) and y.max() == pytest.approx(fld.y1)
+    k = np.random.default_rng(3).choice(len(V), 200, replace=False)
+    f = obj.f(np.column_stack([x[k], y[k]]))
+    np.testing.assert_allclose(V[k, 2], fld.z_of_f(f), rtol=1e-5, atol=1e-6)
+
+
+def test_the_surface_follows_the_2d_view_once_per_change(stages, qtbot):
+    race, flat, s3 = stages
+    view = s3.view
+    view.set_height_mode("linear")
+    assert view.view() == flat.view() == ((-5.0, 5.0), (-5.0, 5.0))
+    cam = {"azimuth": 20.0, "elevation": 40.0, "distance": 4.0, "fov": 40.0,
+           "center": [0.1, 0.0, 0.2]}
+    view.set_camera(cam)
+    builds, geometry = view.surface_builds, view.geometry_builds
+    # a typed view (the panel's): the surface covers it at the next turn of the event loop
+    flat.set_view(((-2.0, 4.0), (-1.0, 5.0)))
+    assert view.surface_builds == builds
+    qtbot.waitUntil(lambda: view.surface_builds == builds + 1, timeout=HANG_GUARD_MS)
+    assert view.view() == ((-2.0, 4.0), (-1.0, 5.0))
+    assert_mesh_is_f(view, race.objective)
+    assert_round([v for v, _s in view.axis_ticks()["x"]], -2, 4)
+    assert view.camera() == pytest.approx({**cam, "center": pytest.approx(cam["center"])})
+    # the balls: one start is in the view, the other (3.5, -1.5) is off it and hidden
+    race.step(1)
+    for i in range(len(RUNS)):
+        assert view.ball_shown(i).tolist() == [True, False]
+    assert len(view.starts_item.positions()) == 1
+    # frames rebuild nothing
+    versions = dict(view.surface._versions)
+    atlases = view.axis_text.atlases
+    for _ in range(20):
+        race.step(1)
+        qtbot.wait(1)
+    assert view.surface_builds == builds + 1 and view.geometry_builds == geometry + 1
+    assert view.surface._versions == versions and view.axis_text.atlases == atlases
+    # a pan on the canvas (reported once it settles): one rebuild, to the canvas's view
+    flat.canvas.vb.translateBy(x=1.5, y=-1.0)
+    qtbot.waitUntil(lambda: view.surface_builds == builds + 2, timeout=HANG_GUARD_MS)
+    np.testing.assert_allclose(flat.view(), ((-0.5, 5.5), (-2.0, 4.0)))
+    assert view.view() == flat.view() == race.view
+    assert_mesh_is_f(view, race.objective)
+    # the balls shown are those in the new view (the start at (3.5, -1.5) is in it now)
+    (x0, x1), (y0, y1) = view.view()
+    for i, (_s, pos, *_r) in enumerate(race.history()):
+        x, y = pos[-1].T
+        assert view.ball_shown(i).tolist() == ((x >= x0) & (x <= x1) & (y >= y0)
+                                               & (y <= y1)).tolist()
+        assert view.ball_shown(i)[1]
+    for _ in range(10):
+        qtbot.wait(20)
+    assert view.surface_builds == builds + 2
+    # several views in one turn of the event loop: one rebuild, to the last; Reset: home
+    flat.set_view(((0.0, 1.0), (0.0, 1.0)))
+    flat.set_view(((-3.0, 3.0), (-3.0, 3.0)))
+    flat.reset_view()
+    qtbot.waitUntil(lambda: view.surface_builds == builds + 3, timeout=HANG_GUARD_MS)
+    for _ in range(10):
+        qtbot.wait(20)
+    assert view.surface_builds == builds + 3 and view.view() == ((-5.0, 5.0), (-5.0, 5.0))
+
+
+def test_a_hidden_3d_stage_follows_the_view_when_shown(stages, qtbot):
+    race, flat, s3 = stages
+    view = s3.view
+    s3.lazy = True                                   # as in the window, never shown here
+    builds = view.surface_builds
+    flat.set_view(((-2.0, 4.0), (-1.0, 5.0)))
+    flat.set_view(((-1.0, 3.0), (-1.0, 5.0)))
+    for _ in range(5):
+        qtbot.wait(10)
+    assert view.surface_builds == builds and s3._stale
+    s3.lazy = False                                  # as when it is shown: it catches up
+    s3.showEvent(QShowEvent())
+    assert view.surface_builds == builds + 1 and view.view() == ((-1.0, 3.0), (-1.0, 5.0))
+    s3.follow_view()                                 # the same view: nothing to do
+    assert view.surface_builds == builds + 1
+    # a new objective: the surface covers the 2-D stage's view of it (its home here)
+    race.set_objective("rosenbrock")
+    assert view.view() == flat.view() == ((-2.0, 2.0), (-1.0, 3.0))
+    # detached, it follows no more
+    s3.detach()
+    flat.set_view(((-1.0, 1.0), (0.0, 2.0)))
+    for _ in range(5):
+        qtbot.wait(10)
+    assert view.view() == ((-2.0, 2.0), (-1.0, 3.0))
+
+
 # ---------------------------------------------------------------------------- runs
 
 def test_balls_sit_on_the_surface_at_f(view):
@@ -156,6 +406,18 @@ def test_balls_sit_on_the_surface_at_f(view):
     view.update_runs([(s, *h[1:]) for s, h in zip(specs, hist, strict=True)], STARTS, div)
     assert len(view.ball_positions(1)) == 0 and len(view.ball_positions(2)) == 2
     assert view.legend_texts() == [specs[0].label(), specs[2].label()]
+
+
+def test_start_marks_stay_through_new_runs(view):
+    obj = get_objective("himmelblau")
+    view.set_objective(obj)
+    view.update_runs([], STARTS)
+    assert len(view.starts_item.positions()) == 2
+    view.set_runs(RUNS)                          # the marks are cleared with the runs ...
+    view.update_runs(race(obj, steps=3)[0], STARTS)
+    marks = view.starts_item.positions().astype(float)      # ... and placed again
+    np.testing.assert_allclose(np.column_stack(view.field.to_data(marks[:, 0], marks[:, 1])),
+                               STARTS, atol=1e-5)
 
 
 def test_trails_follow_the_history(view):
@@ -278,9 +540,20 @@ def test_reset_camera_fits_the_box(view):
     px = view.project(corners)
     assert (px[:, 0] > 0).all() and (px[:, 0] < 800).all()
     assert (px[:, 1] > 0).all() and (px[:, 1] < 600).all()
-    # tight: the box spans most of the frame one way or the other
-    span = px.max(axis=0) - px.min(axis=0)
+    # the axes' labels too, ...
+    boxes = view.label_boxes()
+    assert len(boxes) and (boxes[:, [0, 1]] > 0).all()
+    assert (boxes[:, 2] < 800).all() and (boxes[:, 3] < 600).all()
+    # ... and tight: the box and its labels span most of the frame one way or the other
+    everything = np.concatenate([px, boxes[:, :2], boxes[:, 2:]])
+    span = everything.max(axis=0) - everything.min(axis=0)
     assert max(span[0] / 800, span[1] / 600) > 0.85
+    # in a small frame (a split pane) the labels take more of it: still all inside
+    view.resize(320, 380)
+    view.reset_camera(320 / 380)
+    boxes = view.label_boxes((320, 380))
+    assert (boxes[:, [0, 1]] > 0).all() and (boxes[:, 2] < 320).all()
+    assert (boxes[:, 3] < 380).all()
 
 
 # ---------------------------------------------------------------------------- picking
@@ -453,9 +726,6 @@ def test_pick_on_the_drawn_image(view):
         assert got == pytest.approx((x, y), abs=2 * 2 / (view.field.grid - 1))
 
 
-HANG_GUARD_MS = 10 * 60 * 1000  # only against a hang: the tests count frames, never time
-
-
 def settled_frames(v, qtbot):
     """``v.frames_drawn`` once the window's expose and resize frames are over (no frame
     drawn across a few event-loop turns)."""
@@ -516,6 +786,116 @@ def test_shown_view_draws_its_window_once_a_frame(qtbot):
     np.testing.assert_allclose(shown[by - 2:by + 3, bx - 2:bx + 3].mean((0, 1)),
                                drawn[by - 2:by + 3, bx - 2:bx + 3].mean((0, 1)), atol=12)
     assert v.surface.uploads["position"] == 1 and v.legend.uploads == 1
+
+
+TEXT_RGB = np.array([0xC8, 0xCC, 0xD4])   # the axes' text colour (the 2-D axes')
+
+
+def label_pixels(img, boxes) -> list[int]:
+    """For each box (left, top, right, bottom), its pixels in the text's colour."""
+    a = img.astype(int)
+    # the colour, or its antialiased edges over the dark halo: bright and grey
+    near = (np.abs(a - TEXT_RGB).sum(-1) < 60) | ((a.min(-1) > 110)
+                                                  & (a.max(-1) - a.min(-1) < 30))
+    out = []
+    for x0, y0, x1, y1 in np.rint(boxes).astype(int):
+        out.append(int(near[max(y0, 0):y1, max(x0, 0):x1].sum()))
+    return out
+
+
+def kept_boxes(v, size):
+    labels = v.axis_text.labels
+    mask = v.label_mask(size)
+    shown = v.axis_labels()
+    return v.label_boxes(size)[[mask[labels.index(lb)] for lb in shown]], [
+        lb for lb in shown if mask[labels.index(lb)]]
+
+
+@pytest.mark.gl
+def test_the_axes_are_drawn_in_render_and_on_screen(qtbot):
+    from gdviz.scene.view3d import View3D
+    v = View3D(grid=80)
+    qtbot.addWidget(v)
+    v.resize(640, 480)
+    obj = get_objective("himmelblau")
+    v.set_objective(obj)
+    v.set_runs(RUNS)
+    v.reset_camera(640 / 480)
+    size = (640, 480)
+    drawn = v.render(*size, legend=False)
+    boxes, labels = kept_boxes(v, size)
+    assert len(labels) >= 12 and sum(lb.bold for lb in labels) == 3
+    # every label kept is written there, in the 2-D axes' text colour
+    assert min(label_pixels(drawn, boxes)) >= 8
+    # and the labels (with the tick marks and f's axis line) are what the axes add
+    v.axis_text.setVisible(False)
+    v.axis_lines.setVisible(False)
+    bare = v.render(*size, legend=False)
+    v.axis_text.setVisible(True)
+    v.axis_lines.setVisible(True)
+    changed = np.abs(drawn.astype(int) - bare.astype(int)).sum(-1) > 40
+    inside = np.zeros(changed.shape, bool)
+    for x0, y0, x1, y1 in np.rint(boxes).astype(int):
+        inside[max(y0, 0):y1, max(x0, 0):x1] = True
+    assert changed[inside].sum() > 0.6 * changed.sum() and changed.sum() > 500
+    assert max(label_pixels(bare, boxes)) < min(label_pixels(drawn, boxes))
+    # other heights: other values up f's axis
+    f_boxes = boxes[[lb.group.startswith("f") for lb in labels]]
+    v.set_height_mode("linear")
+    lin = v.render(*size, legend=False)
+    assert [lb.text for lb in v.axis_labels() if lb.group.startswith("f")] != [
+        lb.text for lb in labels if lb.group.startswith("f")]
+    for x0, y0, x1, y1 in np.rint(f_boxes).astype(int)[:-1]:     # the values, not the name
+        assert (np.abs(lin[y0:y1, x0:x1].astype(int)
+                       - drawn[y0:y1, x0:x1].astype(int)).sum(-1) > 60).any()
+    # on screen: the same labels, drawn with the static layer, never per frame
+    v.show()
+    n = settled_frames(v, qtbot)
+    shown = screen_pixels(v)
+    on_screen = v.render(*size, legend=False)
+    boxes, labels = kept_boxes(v, size)
+    assert min(label_pixels(shown, boxes)) >= 8
+    near = np.abs(shown.astype(int) - on_screen.astype(int)).sum(-1) > 30
+    assert near.mean() < 0.02
+    static, atlas = v.static_draws, v.axis_text.uploads["atlas"]
+    hist, div = race(obj, steps=12)
+    for t in range(2, 12):
+        v.update_runs([(h[0], h[1][:t], h[2][:t], h[3][:t]) for h in hist], STARTS)
+        v.repaint()
+    assert v.frames_drawn == settled_frames(v, qtbot) >= n + 10
+    assert v.static_draws == static and v.axis_text.uploads["atlas"] == atlas
+
+
+@pytest.mark.gl
+def test_balls_off_the_view_are_not_drawn(view):
+    obj = get_objective("sphere")
+    view.set_objective(obj, ((-1.0, 1.0), (-1.0, 1.0)))
+    spec = RunSpec("sgd", {"lr": 0.0}, color="#ff0000")
+    view.set_runs([spec])
+    starts = np.array([[0.3, 0.2], [1.6, 0.0]])            # the second is off the view
+    r = simulate(obj, spec.build(), starts, 1)
+    view.update_runs([(spec, r.positions, r.values, r.grad_norms)], starts)
+    assert view.ball_shown(0).tolist() == [True, False]
+    a = view.render(640, 480, legend=False).astype(int)
+    red = (a[..., 0] > 150) & (a[..., 1] < 90) & (a[..., 2] < 90)
+    bx, by = np.rint(view.project(view.ball_positions(0)[:1], (640, 480))[0]).astype(int)
+    assert red[by - 4:by + 5, bx - 4:bx + 5].sum() > 10
+    # moved into the view: drawn (the same balls: only their sizes are uploaded again)
+    sizes = view.balls._versions["size"]
+    into = np.array([[0.3, 0.2], [-0.6, 0.5]])
+    r2 = simulate(obj, spec.build(), into, 1)
+    view.update_runs([(spec, r2.positions, r2.values, r2.grad_norms)], into)
+    assert view.balls._versions["size"] == sizes + 1
+    b = view.render(640, 480, legend=False).astype(int)
+    red = (b[..., 0] > 150) & (b[..., 1] < 90) & (b[..., 2] < 90)
+    ox, oy = np.rint(view.project(view.ball_positions(0)[1:], (640, 480))[0]).astype(int)
+    assert view.ball_shown(0).all() and red[oy - 4:oy + 5, ox - 4:ox + 5].sum() > 10
+    view.update_runs([(spec, r2.positions, r2.values, r2.grad_norms)], into)
+    assert view.balls._versions["size"] == sizes + 1          # unchanged: not uploaded
+    # off the view it was not drawn: the picture is the one of the first start alone
+    r1 = simulate(obj, spec.build(), starts[:1], 1)
+    view.update_runs([(spec, r1.positions, r1.values, r1.grad_norms)], starts[:1])
+    np.testing.assert_array_equal(view.render(640, 480, legend=False).astype(int), a)
 
 
 @pytest.mark.gl
