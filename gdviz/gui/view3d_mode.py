@@ -13,7 +13,9 @@ Without OpenGL, or for a 1-D objective, the 3-D and split actions are disabled a
 tooltips say why.
 
 The mode, the camera, the height mode and the exaggeration are kept in ``race.view3d`` as
-they change (so every saved session has them) and put back when a session is applied.
+they change (so every saved session has them) and put back when a session is applied.  The
+surface covers the 2-D canvas's view (``race.view``, also in the session) and follows it: a
+pan, zoom or typed view samples it again once (``Stage3D(follow=...)``); the camera is kept.
 """
 
 from __future__ import annotations
@@ -220,7 +222,9 @@ class ViewModes(QObject):
         switch, never before."""
         from ..scene.stage3d import Stage3D
 
-        self.stage3d = s = Stage3D(self.race)
+        # the surface covers what the 2-D canvas shows, and follows its pans, zooms and
+        # typed views (Stage.viewShown)
+        self.stage3d = s = Stage3D(self.race, follow=self.window.stage)
         s.lazy = True
         s.set_trails_visible(self.window.trails_check.isChecked())
         try:

@@ -11,6 +11,13 @@ A click on the surface sets the start (``race.set_starts``), Shift+click adds on
 (``race.add_start``), as in 2-D.  With ``lazy`` set (the window), a hidden stage skips the
 updates and catches up when it is shown again; offscreen (an export) it follows every event.
 
+The surface covers the race's view (``race.view``, the 2-D canvas's, kept in the session).
+Given the window's 2-D stage (``follow``), it covers exactly what that stage shows and follows
+its ``viewShown`` signal: a pan or zoom there (which the canvas reports once it settles, 150 ms
+after the last move, as it regrids its heatmap) or a typed view samples the surface again,
+once, at the next turn of the event loop (several views in one turn make one rebuild; none
+while hidden, the last one when shown again); the camera stays as it is.
+
 ``settings()`` / ``apply_settings(d)``: the camera, the height mode and the exaggeration as a
 JSON-able dict (kept in ``race.view3d`` for the session).
 
@@ -19,9 +26,10 @@ Importing this module imports PyOpenGL (through ``view3d``): check ``gl.gl_avail
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..core.race import Race
@@ -30,6 +38,17 @@ from .heightfield import GRID3D, HEIGHT_MODES
 from .view3d import View3D
 
 SETTING_KEYS = ("camera", "height", "exaggeration")
+VIEW_DELAY_MS = 0   # a 2-D view reaches the surface at the next turn of the event loop
+
+
+def same_view(a, b) -> bool:
+    """Whether two views ``((x0, x1), (y0, y1))`` are the same to 1e-9 of their spans (a
+    view that went through the canvas's float arithmetic is not sampled again)."""
+    for (a0, a1), (b0, b1) in zip(a, b, strict=True):
+        tol = 1e-9 * max(abs(a1 - a0), abs(b1 - b0))
+        if abs(a0 - b0) > tol or abs(a1 - b1) > tol:
+            return False
+    return True
 
 
 def surface_view(race: Race):
@@ -55,10 +74,15 @@ class Stage3D(QWidget):
     cameraChanged = Signal()
     settingsChanged = Signal()
 
-    def __init__(self, race: Race, parent=None, grid: int = GRID3D) -> None:
+    def __init__(self, race: Race, parent=None, grid: int = GRID3D, follow=None) -> None:
         super().__init__(parent)
         self.race = race
+        self.follow = follow       # the 2-D stage whose view the surface covers, or None
         self.view = View3D(grid=grid)
+        self._view_timer = QTimer(self)
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(VIEW_DELAY_MS)
+        self._view_timer.timeout.connect(self.follow_view)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.view)
@@ -73,6 +97,8 @@ class Stage3D(QWidget):
         self.destroyed.connect(lambda *_: [events.disconnect(*h) for h in handlers])
         self.view.startClicked.connect(self._start_clicked)
         self.view.cameraChanged.connect(self._camera_changed)
+        if follow is not None:
+            follow.viewShown.connect(self._view_shown)
         self._objective_changed()
         self._runs_changed()
 
@@ -80,6 +106,10 @@ class Stage3D(QWidget):
         """Stop following the race (also done when the stage is destroyed)."""
         for name, handler in self._handlers:
             self.race.events.disconnect(name, handler)
+        if self.follow is not None:
+            self.follow.viewShown.disconnect(self._view_shown)
+            self.follow = None
+        self._view_timer.stop()
 
     # ------------------------------------------------------------------ following the race
     def _skip(self) -> bool:
@@ -89,17 +119,43 @@ class Stage3D(QWidget):
             return True
         return False
 
+    def shown_view(self):
+        """The view the surface should cover, and the home view: the 2-D stage's (when it
+        follows one that shows this objective), else ``surface_view``."""
+        view, home = surface_view(self.race)
+        f = self.follow
+        if f is not None and f.canvas.objective is self.race.objective:
+            view = f.view()
+        return view, home
+
     def _objective_changed(self) -> None:
         obj = self.race.objective
         self.supported = obj.dim == 2
         if not self.supported:
             return
-        view, home = surface_view(self.race)
+        view, home = self.shown_view()
         try:
             self.view.set_objective(obj, view, home)
         except ValueError:   # a view the surface refuses: the objective's own
             self.view.set_objective(obj, None, home)
         self.refresh()
+
+    def _view_shown(self, *_view) -> None:
+        """The 2-D stage shows another view: cover it at the next turn of the event loop."""
+        self._view_timer.start()
+
+    def follow_view(self) -> None:
+        """Cover the view the 2-D stage shows (``shown_view``) now: the surface is sampled
+        again only when that view is not the one it covers (a view the surface refuses keeps
+        the one it has).  Hidden in the window: done when shown again."""
+        self._view_timer.stop()
+        if not self.supported or self._skip():
+            return
+        view, _home = self.shown_view()
+        if same_view(view, self.view.view()):
+            return
+        with contextlib.suppress(ValueError):
+            self.view.set_view(view)
 
     def _runs_changed(self) -> None:
         self.view.set_runs(self.race.runs, self.race.labels())
@@ -121,6 +177,7 @@ class Stage3D(QWidget):
         super().showEvent(ev)
         if self._stale:
             self._stale = False
+            self.follow_view()
             self.refresh()
             self.refresh_labels()
 

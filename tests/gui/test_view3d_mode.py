@@ -236,6 +236,94 @@ def test_the_3d_view_follows_the_race(gl_window, qtbot):
     assert vm.set_mode("3d") and view.objective.name == "himmelblau"
 
 
+def assert_surface_is_f(view, obj):
+    """The mesh spans the view's rectangle, at f's heights on sampled vertices."""
+    fld = view.field
+    V = view.surface._arrays["position"].astype(float)
+    x, y = fld.to_data(V[:, 0], V[:, 1])
+    np.testing.assert_allclose([x.min(), x.max(), y.min(), y.max()],
+                               [fld.x0, fld.x1, fld.y0, fld.y1], rtol=1e-5, atol=1e-5)
+    k = np.random.default_rng(4).choice(len(V), 200, replace=False)
+    f = obj.f(np.column_stack([x[k], y[k]]))
+    np.testing.assert_allclose(V[k, 2], fld.z_of_f(f), rtol=1e-5, atol=1e-6)
+
+
+@needs_gl
+@pytest.mark.gl
+def test_the_surface_follows_the_2d_view(gl_window, qtbot):
+    w = gl_window
+    c = w.controller
+    vm = w.view_modes
+    vm.set_mode("split")
+    view = vm.stage3d.view
+    qtbot.waitExposed(view)
+    assert view.view() == w.stage.view()
+    builds = view.surface_builds
+    angles = (view.camera()["azimuth"], view.camera()["elevation"])
+    (x0, x1), (y0, y1) = w.stage.view()
+    # a pan on the canvas (as a drag makes it): the surface follows once the pan settles
+    w.stage.canvas.vb.translateBy(x=2.0, y=1.0)
+    qtbot.waitUntil(lambda: view.surface_builds == builds + 1, timeout=HANG_GUARD_MS)
+    assert view.view() == w.stage.view() == c.race.view
+    np.testing.assert_allclose(view.view(), ((x0 + 2, x1 + 2), (y0 + 1, y1 + 1)))
+    assert_surface_is_f(view, c.objective)
+    assert (view.camera()["azimuth"], view.camera()["elevation"]) == angles
+    # frames only move the balls
+    n = view.frames_drawn
+    for _ in range(15):
+        c.step(1)
+        view.repaint()
+    assert view.surface_builds == builds + 1 and view.frames_drawn >= n + 15
+    # a view typed in the panel: once more
+    w.panel.viewEntered.emit(((-1.0, 2.0), (0.0, 3.0)))
+    qtbot.waitUntil(lambda: view.surface_builds == builds + 2, timeout=HANG_GUARD_MS)
+    assert view.view() == ((-1.0, 2.0), (0.0, 3.0))
+    assert_surface_is_f(view, c.objective)
+    # in 2-D the hidden 3-D view does not follow; shown again, it catches up at once
+    vm.set_mode("2d")
+    w.stage.canvas.vb.scaleBy((2.0, 2.0))
+    qtbot.waitUntil(lambda: c.race.view != ((-1.0, 2.0), (0.0, 3.0)), timeout=HANG_GUARD_MS)
+    for _ in range(5):
+        qtbot.wait(20)
+    assert view.surface_builds == builds + 2
+    vm.set_mode("3d")
+    assert view.surface_builds == builds + 3 and view.view() == w.stage.view()
+    np.testing.assert_allclose(view.view(), ((-2.5, 3.5), (-1.5, 4.5)))
+
+
+@needs_gl
+@pytest.mark.gl
+def test_a_session_gives_back_the_same_3d_picture(gl_window, tmp_path, qtbot):
+    """The session keeps the view (the 2-D canvas's) and the camera: opened again, the
+    surface, its axes and the camera are as they were, to the pixel."""
+    from gdviz.gui.file_menu import open_session_file, save_session_file
+
+    w = gl_window
+    vm = w.view_modes
+    vm.set_mode("split")
+    view = vm.stage3d.view
+    qtbot.waitExposed(view)
+    w.panel.viewEntered.emit(((-2.0, 4.0), (-1.0, 5.0)))
+    qtbot.waitUntil(lambda: view.view() == ((-2.0, 4.0), (-1.0, 5.0)), timeout=HANG_GUARD_MS)
+    view.set_camera({"azimuth": 25.0, "elevation": 40.0, "distance": 4.2, "fov": 40.0,
+                     "center": [0.0, 0.1, 0.2]})
+    view.cameraChanged.emit()                        # as a drag ends
+    picture = view.render(400, 300)
+    path = tmp_path / "s.gdviz.json"
+    assert save_session_file(w, path)
+    assert json.loads(path.read_text())["view"] == [[-2.0, 4.0], [-1.0, 5.0]]
+    w.stage.reset_view()                             # home, and the default camera
+    press(w, Qt.Key.Key_C)
+    home = w.stage.home
+    qtbot.waitUntil(lambda: view.view() == home, timeout=HANG_GUARD_MS)
+    assert (np.abs(view.render(400, 300).astype(int) - picture).sum(-1) > 30).mean() > 0.2
+    assert open_session_file(w, path)
+    for _ in range(3):
+        qtbot.wait(20)
+    assert view.view() == w.stage.view() == ((-2.0, 4.0), (-1.0, 5.0))
+    np.testing.assert_array_equal(view.render(400, 300), picture)
+
+
 @needs_gl
 @pytest.mark.gl
 def test_click_on_the_surface_sets_the_start(gl_window, qtbot):
