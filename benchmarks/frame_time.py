@@ -132,7 +132,10 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
     OpenGL window; "render": an offscreen frame of that size, View3D.render for 3-D,
     QWidget.grab for 2-D).  The histories are simulated beforehand, so that both sides time
     the same drawing work only.  Also printed: the update alone (``update_runs``), the
-    swaps per 3-D frame (must be 1), and two floors under a 3-D "paint": an OpenGL window
+    swaps per 3-D frame (must be 1), the static layer's draws over the frames (the surface,
+    the box and its axes' labels: 0 per frame, the camera being still), what following a
+    new 2-D view costs (the surface sampled and built again, its axes' texts painted: once
+    per view change, never per frame), and two floors under a 3-D "paint": an OpenGL window
     that only clears and swaps, and an empty QOpenGLWidget (what the view drew into before:
     Qt composes it into the window at every repaint).  Needs OpenGL: under xvfb-run,
     QT_QPA_PLATFORM=xcb.
@@ -174,6 +177,7 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
         for mode in ("paint", "render"):
             times, updates = [], []
             swaps = getattr(w, "frames_drawn", 0)
+            static = getattr(w, "static_draws", 0)
             for k in range(frames + 10):
                 t = steps_before + k
                 t0 = time.perf_counter()
@@ -192,8 +196,22 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
             extra = ""
             if mode == "paint" and hasattr(w, "frames_drawn"):
                 extra = f", {(w.frames_drawn - swaps) / (frames + 10):.2f} swaps/frame"
+            if hasattr(w, "static_draws"):
+                extra += f", static layer drawn {w.static_draws - static}x in {frames + 10}"
             print(f"{label:12s} {mode:6s} {ms:7.2f} ms/frame  (update "
                   f"{statistics.median(updates[10:]) * 1000.0:.2f} ms{extra})", flush=True)
+        if hasattr(w, "surface_builds"):
+            # a pan or zoom in 2-D: the surface follows it, sampled and built once
+            builds, rebuild = w.surface_builds, []
+            for k in range(8):
+                t0 = time.perf_counter()
+                w.set_view(((-2.0 + 0.1 * k, 2.0), (-1.0, 3.0 - 0.1 * k)))
+                w.repaint()
+                app.processEvents()
+                rebuild.append(time.perf_counter() - t0)
+            print(f"{label:12s} a new view: {statistics.median(rebuild) * 1000:7.2f} ms "
+                  f"(median of 8; {w.surface_builds - builds} surface builds, then a frame)",
+                  flush=True)
         w.close()
         w.deleteLater()
         app.processEvents()
