@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import sys
+import threading
 from collections import deque
 
 import numpy as np
@@ -819,3 +821,64 @@ def test_himmelblau_grad_into_is_its_grad_to_the_bit_in_either_layout():
                 np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))
     replaced = dataclasses.replace(HIMMELBLAU, grad=lambda X: HIMMELBLAU.grad(X))
     assert getattr(replaced.grad, "into", None) is None
+
+
+# --- the GIL's switch interval while blocks step on threads ------------------------------------
+
+def test_the_switch_interval_is_handover_while_blocks_step_on_threads_and_put_back(monkeypatch):
+    monkeypatch.setattr(batch_module, "BLOCKED_FROM", 8)
+    monkeypatch.setattr(batch_module, "BLOCK", 300)
+    monkeypatch.setattr(batch_module, "CHUNK", 3 * 1500)       # 3 steps a chunk at 1500 points
+    monkeypatch.setattr(batch_module, "OVERLAP", -np.inf)      # every chunk on the threads
+    before = sys.getswitchinterval()
+    assert before != batch_module.HANDOVER
+    seen, run = [], batch_module._AdamBatch.run
+
+    def spy(self, steps):
+        seen.append(sys.getswitchinterval())
+        return run(self, steps)
+
+    monkeypatch.setattr(batch_module._AdamBatch, "run", spy)
+    starts = np.random.default_rng(6).uniform(-5, 5, (1500, 2))
+    opt = make_optimizer("adam", lr=0.05)
+    reports = []
+    batch_module.run_points(HIMMELBLAU, opt, starts, 12,
+                            progress=lambda d, t: reports.append(sys.getswitchinterval()))
+    handover = pytest.approx(batch_module.HANDOVER)   # kept in whole µs by Python
+    assert seen == [handover] * len(seen) and len(seen) == 4 * 6   # 4 chunks of 6 blocks
+    assert reports == [before] * 4 and sys.getswitchinterval() == before
+    with pytest.raises(Cancelled):
+        batch_module.run_points(HIMMELBLAU, opt, starts, 12, progress=lambda d, t: False)
+    assert sys.getswitchinterval() == before
+
+    def failing(self, steps):
+        raise RuntimeError("a block failed")
+
+    monkeypatch.setattr(batch_module._AdamBatch, "run", failing)
+    with pytest.raises(RuntimeError, match="a block failed"):
+        batch_module.run_points(HIMMELBLAU, opt, starts, 12)
+    assert sys.getswitchinterval() == before
+
+
+def test_the_switch_interval_is_put_back_by_the_last_of_overlapping_runs():
+    before = sys.getswitchinterval()
+    entered, leave = threading.Event(), threading.Event()
+    inside = []
+
+    def other():
+        with batch_module._handover():
+            entered.set()
+            leave.wait(10)
+            inside.append(sys.getswitchinterval())
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert entered.wait(10)
+    handover = pytest.approx(batch_module.HANDOVER)   # kept in whole µs by Python
+    with batch_module._handover():
+        assert sys.getswitchinterval() == handover
+    assert sys.getswitchinterval() == handover   # the other run still steps
+    leave.set()
+    thread.join(10)
+    assert inside == [handover]
+    assert sys.getswitchinterval() == before

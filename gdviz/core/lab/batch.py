@@ -31,7 +31,9 @@ These things make it cheaper than ``simulate`` without changing a single number:
 
 From ``BLOCKED_FROM`` points on the points go in blocks, stepped all the steps of a chunk on
 ``THREADS`` threads, or one after another where that measures faster (``_Pace``): each
-point's arithmetic does not depend on the others.
+point's arithmetic does not depend on the others.  While they step on threads, the GIL's
+switch interval is made short (``_handover``): each numpy call hands the GIL over, and a
+thread waiting for it would otherwise be passed over again and again.
 
 Gradient noise is *shared* by default: every point gets the noise the run would get from a
 start of its own (``gradient_noise`` drawn for one point), so that each point is the
@@ -48,10 +50,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -83,6 +88,7 @@ BLOCKED_FROM = 16_384
 SPARSE_BELOW = 4   # test convergence at the open points alone once fewer than 1/4 are open
 PROBE_EVERY = 5    # chunks between two tries of the way not taken (threads or in turn)
 OVERLAP = 1.1      # threads are kept while the blocks' CPU time is this many times the chunk's
+HANDOVER = 1e-4    # s: the GIL's switch interval while blocks step on threads (``_handover``)
 
 
 class _Pace:
@@ -137,6 +143,40 @@ class _Pace:
         self.measured[threaded].append(seconds / steps)
         if threaded:
             self.overlaps.append(cpu / seconds if seconds > 0 else 0.0)
+
+
+_handover_lock = threading.Lock()
+_handover_runs = 0          # runs stepping on threads now
+_handover_saved = 0.005     # the switch interval before the first of them
+
+
+@contextmanager
+def _handover() -> Iterator[None]:
+    """The GIL's switch interval at HANDOVER while blocks step on the worker threads.
+
+    Each numpy call gives the GIL up for its loop and takes it back after it.  A thread that
+    finds it taken sleeps until the holder gives it up again, at its next call; if the sleeper
+    is not running yet when that call ends (on a virtual machine an idle CPU has to be woken:
+    tens of µs), the holder takes the GIL back first, and the sleeper sleeps again.  Past the
+    switch interval a sleeper asks for the GIL, and the holder then waits until the sleeper
+    has it (CPython's forced switching): the interval bounds that starvation.  Python's is
+    5 ms; 256² Adam maps measured 0.159-0.168 s with it, 0.149-0.156 s at 1e-4 s, 0.158-0.160
+    at 3e-4 and 1e-3 (medians of 10 runs, taking turns).  The interval is the interpreter's:
+    it is set while some run steps on threads, and put back when the last one is done.
+    """
+    global _handover_runs, _handover_saved
+    with _handover_lock:
+        if _handover_runs == 0:
+            _handover_saved = sys.getswitchinterval()
+            sys.setswitchinterval(HANDOVER)
+        _handover_runs += 1
+    try:
+        yield
+    finally:
+        with _handover_lock:
+            _handover_runs -= 1
+            if _handover_runs == 0:
+                sys.setswitchinterval(_handover_saved)
 
 
 def _run_timed(batch: _Batch | _AdamBatch, steps: int) -> float:
@@ -638,8 +678,9 @@ def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
                 batches[0].run(k)
             elif pace.threaded():
                 t0 = time.perf_counter()
-                tasks = [pool.submit(_run_timed, b, k) for b in batches]
-                cpu = sum([task.result() for task in tasks])
+                with _handover():
+                    tasks = [pool.submit(_run_timed, b, k) for b in batches]
+                    cpu = sum([task.result() for task in tasks])
                 pace.record(True, k, time.perf_counter() - t0, cpu)
             else:
                 t0 = time.perf_counter()
