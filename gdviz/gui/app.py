@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
+
+RESUME_GC_MS = 3000   # collection resumes at the first paint, or after this at the latest
 
 
 def process_age_ms() -> float | None:
@@ -63,6 +66,18 @@ def build_window(ns, obj, runs, starts, view=None):
     return win
 
 
+def resume_collection() -> None:
+    """Collect garbage from now on, if start-up (``gdviz.cli.run``) turned collection off.
+
+    What the start-up made (modules, the window, its plots) lives as long as the process:
+    ``gc.freeze`` moves it out of every later collection, which then scan only what the app
+    makes as it runs.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def run_app(ns, obj, runs, starts, view=None, *, t0: float | None = None) -> int:
     """Show the window with the parsed options applied, and run the event loop."""
     from PySide6.QtCore import QTimer
@@ -81,6 +96,9 @@ def run_app(ns, obj, runs, starts, view=None, *, t0: float | None = None) -> int
         print(f"gdviz: error: {e}", file=sys.stderr)
         return 2
     c = win.controller
+    if not gc.isenabled():   # see gdviz.cli.run
+        win.firstPaint.connect(resume_collection)
+        QTimer.singleShot(RESUME_GC_MS, resume_collection)   # a window shown minimized
     if ns.measure_startup:
         def report() -> None:
             age = process_age_ms()
