@@ -63,8 +63,8 @@ import numpy as np
 
 from ..objectives import Objective
 from ..optimizers import Optimizer, gradient_noise
-from ..optimizers.adam import adam_step
-from ..optimizers.base import active, powers
+from ..optimizers.adam import adam_step, adam_step_size
+from ..optimizers.base import active
 from ..runspec import RunSpec
 from ..simulate import DIVERGENCE_BOUND, GTOL, THREADS, XTOL, advance, init_run
 
@@ -565,15 +565,9 @@ class _AdamBatch:
             denom = np.sqrt(self.v_max, out=d)
         else:
             denom = np.sqrt(v, out=d)
-        if not hp.bias_correction:
-            step_size = hp.lr
-        elif hp.eps_mode == "folded":
-            b1t, b2t = powers(hp.betas, t)
-            step_size = hp.lr * np.sqrt(1.0 - b2t) / (1.0 - b1t)
-        else:
-            b1t, b2t = powers(hp.betas, t)
-            step_size = hp.lr / (1.0 - b1t)
-            np.divide(denom, _c(math.sqrt(1.0 - b2t)), out=denom)   # np.sqrt's number
+        step_size, root = adam_step_size(hp, t)
+        if root is not None:
+            np.divide(denom, _c(root), out=denom)
         np.add(denom, c.eps, out=denom)
         step = np.divide(m, denom, out=denom)
         np.multiply(step, _c(step_size), out=step)

@@ -103,6 +103,19 @@ def adam_init(hp: AdamHyper, x0: np.ndarray) -> AdamState:
     return AdamState(0, z, z, z)
 
 
+def adam_step_size(hp: AdamHyper, t: int) -> tuple[float, float | None]:
+    """Step ``t``'s step size, and the number √v̂ is divided by before ε is added (None: it
+    is not): torch's α/(1−β1^t) and √(1−β2^t); folded: α√(1−β2^t)/(1−β1^t) and None; without
+    bias correction: α and None.  ``adam_step`` and the lab's in-place Adam
+    (``gdviz.core.lab.batch``) both take them from here: the same numbers."""
+    if not hp.bias_correction:
+        return hp.lr, None
+    b1t, b2t = powers(hp.betas, t)
+    if hp.eps_mode == "folded":
+        return hp.lr * np.sqrt(1.0 - b2t) / (1.0 - b1t), None
+    return hp.lr / (1.0 - b1t), np.sqrt(1.0 - b2t)
+
+
 def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     r"""Adam (Kingma & Ba 2014, arXiv:1412.6980, Algorithm 1), as ``torch.optim.Adam``.
 
@@ -134,15 +147,9 @@ def adam_step(hp: AdamHyper, s: AdamState, x: np.ndarray, grad_fn: GradFn):
     v += g2                         # β2·v + (1 − β2)·g²
     v_max = np.maximum(s.v_max, v) if hp.amsgrad else s.v_max
     denom = np.sqrt(v_max if hp.amsgrad else v, out=g2)   # in g2's fresh memory, now unused
-    if not hp.bias_correction:
-        step_size = hp.lr
-    elif hp.eps_mode == "folded":
-        b1t, b2t = powers(hp.betas, t)
-        step_size = hp.lr * np.sqrt(1.0 - b2t) / (1.0 - b1t)
-    else:
-        b1t, b2t = powers(hp.betas, t)
-        step_size = hp.lr / (1.0 - b1t)
-        denom /= np.sqrt(1.0 - b2t)
+    step_size, root = adam_step_size(hp, t)
+    if root is not None:
+        denom /= root
     denom += hp.eps
     step = np.divide(m, denom, out=denom)   # m / denom, in the fresh denom
     step *= step_size
