@@ -245,20 +245,6 @@ GTOL_SQUARED = _largest_square_within(GTOL)   # √s ≤ GTOL exactly when s ≤
 XTOL_SQUARED = _largest_square_within(XTOL)
 
 
-def norms_within(v: np.ndarray, squared: float) -> np.ndarray:
-    """``row_norms(v) <= bound`` per row, for ``squared = _largest_square_within(bound)``:
-    the same booleans, without the square root (the sum of squares is row_norms')."""
-    s = v[:, 0] * v[:, 0]
-    for k in range(1, v.shape[1]):
-        s += v[:, k] * v[:, k]
-    return s <= squared
-
-
-def gradient_within_gtol(g: np.ndarray) -> np.ndarray:
-    """``row_norms(g) <= GTOL`` per point: the same booleans."""
-    return norms_within(g, GTOL_SQUARED)
-
-
 class Ends(NamedTuple):
     """Where each point ended, and when things happened to it (-1: never)."""
 
@@ -276,7 +262,9 @@ class _Convergence:
     with |∇f| ≤ GTOL and a step ≤ XTOL converges at this step -- more cheaply, with the same
     booleans:
 
-    * the norms are compared by their squares (``norms_within``'s sums of squares);
+    * the norms are compared by their squares: ``_row_sums(v * v) <= squared`` is
+      ``row_norms(v) <= bound`` for ``squared = _largest_square_within(bound)``, the same
+      booleans without the square root;
     * while no squared component of the gradient is ≤ GTOL² no point's |∇f|² can be (a sum of
       squares is at least each of them), and one reduction says so (a NaN fails it, and the
       points are tested); it is skipped after a step where some point's |∇f|² was small and
@@ -343,7 +331,8 @@ def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def _row_sums(squares: np.ndarray) -> np.ndarray:
-    """Σ over each row of ``squares`` (n, dim), summed as ``norms_within`` sums them."""
+    """Σ over each row of ``squares`` (n, dim), in ``row_norms``' order: the sum of squares
+    whose root is the row's norm."""
     s = squares[:, 0]
     for k in range(1, squares.shape[1]):
         s = s + squares[:, k]
