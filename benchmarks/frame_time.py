@@ -33,18 +33,25 @@ from gdviz.core.runspec import RunSpec  # noqa: E402
 from gdviz.scene import canvas as canvas_mod  # noqa: E402
 
 
-def measure(stage, controller, app, frames: int, mode: str) -> float:
+def frame_ms(frames: int, frame) -> float:
+    """Median milliseconds of ``frame()`` over ``frames`` calls, after 10 that warm up."""
     times = []
     for _ in range(frames + 10):
         t = time.perf_counter()
+        frame()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times[10:]) * 1000.0
+
+
+def measure(stage, controller, app, frames: int, mode: str) -> float:
+    def frame() -> None:
         controller.step(1)
         if mode == "paint":
             stage.canvas.repaint()
             app.processEvents()
         else:
             stage.render(800, 600, trails=stage.canvas.show_trails)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times[10:]) * 1000.0
+    return frame_ms(frames, frame)
 
 
 def make(runs, starts, trails: bool, shown: bool, loss: bool = False, arrows: str = ""):
@@ -225,15 +232,13 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
     QTest.qWaitForWindowExposed(win)
     ctx = QOpenGLContext()
     ctx.create()
-    times = []
-    for _ in range(frames + 10):
-        t0 = time.perf_counter()
+
+    def clear_and_swap() -> None:
         ctx.makeCurrent(win)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         ctx.swapBuffers(win)
         app.processEvents()
-        times.append(time.perf_counter() - t0)
-    print(f"{'empty OpenGL window':20s} paint {statistics.median(times[10:]) * 1000:7.2f} ms/frame"
+    print(f"{'empty OpenGL window':20s} paint {frame_ms(frames, clear_and_swap):7.2f} ms/frame"
           "  (clear and swap alone)", flush=True)
     ctx.doneCurrent()
     win.destroy()
@@ -245,13 +250,11 @@ def frame_time_3d(app, frames: int, size=(1200, 800), steps_before: int = 100) -
     bare.show()
     QTest.qWaitForWindowExposed(bare)
     app.processEvents()
-    times = []
-    for _ in range(frames + 10):
-        t0 = time.perf_counter()
+
+    def repaint() -> None:
         bare.repaint()
         app.processEvents()
-        times.append(time.perf_counter() - t0)
-    print(f"{'empty QOpenGLWidget':20s} paint {statistics.median(times[10:]) * 1000:7.2f} ms/frame"
+    print(f"{'empty QOpenGLWidget':20s} paint {frame_ms(frames, repaint):7.2f} ms/frame"
           "  (Qt's composition alone)", flush=True)
     bare.close()
     bare.deleteLater()
