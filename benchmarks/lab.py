@@ -8,11 +8,13 @@
   ``torch.optim.Adam`` stepping the same 65 536 points as one float64 tensor, with
   Himmelblau's analytic gradient written in torch ops (the same formula as gdviz's), and
   nothing else: no f, no convergence test.  Both use the machine's cores as they do by
-  default (torch: its intra-op threads; gdviz: blocks on two threads, or in turn where that
-  measures faster); torch on one thread is printed too, and torch's ``fused=True`` Adam where
-  this torch has it.  So is gdviz's simulation alone, on its threads and as one block on one
-  thread.  The map's overhead (classification + colouring) is printed as a share of its
-  simulation.
+  default (torch: its intra-op threads; gdviz: its two worker processes, started before the
+  clock as the app's Basins dialog starts them, and the time they took to start is printed);
+  torch on one thread is printed too, and torch's ``fused=True`` Adam where this torch has it.
+  So is gdviz's map with the workers off (blocks on two threads, or in turn where that
+  measures faster, as the command line steps them), and its simulation alone, on the workers
+  and as one block on one thread.  The map's overhead (classification + colouring) is printed
+  as a share of its simulation.
 * Sweep: 8 optimizers × 200 learning rates × 500 steps on Rosenbrock from (−1.5, 2.5), each a
   ``sweep`` (one vectorized run of 200 points); total time and point-steps per second.
 
@@ -32,7 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gdviz.core import get_objective, make_optimizer
-from gdviz.core.lab import basin_map, log_grid, sweep
+from gdviz.core.lab import basin_map, log_grid, sweep, workers
 from gdviz.core.lab import basins as basins_module
 from gdviz.core.lab import batch as batch_module
 from gdviz.core.lab.batch import run_points, status_codes
@@ -78,6 +80,15 @@ class PaceLog:
 
     def __exit__(self, *exc) -> None:
         batch_module._Pace.record = self.record
+
+
+def gdviz_map_on_threads() -> float:
+    """``gdviz_map`` with the worker processes turned off: the blocks on threads."""
+    workers.ENABLED = False
+    try:
+        return gdviz_map()
+    finally:
+        workers.ENABLED = True
 
 
 def gdviz_simulation(one_thread: bool = False) -> float:
@@ -152,8 +163,13 @@ def basin_race() -> None:
         torch = None
     default = torch.get_num_threads() if torch is not None else 0
     plural = "s" * (default > 1)
+    t0 = time.perf_counter()
+    started = workers.start(wait=60.0)
+    print(f"gdviz's worker processes {'started' if started else 'did NOT start'} in "
+          f"{time.perf_counter() - t0:.3f} s, before the clock (as the libraries are imported)")
     runs: dict[str, Callable[[], float]] = {
         "gdviz basin_map + rgba": gdviz_map,
+        "gdviz basin_map + rgba, threads": gdviz_map_on_threads,
         "gdviz simulation alone": gdviz_simulation,
         "gdviz simulation, 1 thread": lambda: gdviz_simulation(one_thread=True),
     }
@@ -178,7 +194,7 @@ def basin_race() -> None:
         ratio = "" if name.startswith("gdviz") else \
             f"   gdviz {statistics.median(t) / whole:.2f}× as fast"
         print(f"  {name:32s} {spread(t)}{ratio}")
-    print(f"  gdviz's blocked runs took {pace.ways[True]} chunks on threads and "
+    print(f"  gdviz's runs with the workers off took {pace.ways[True]} chunks on threads and "
           f"{pace.ways[False]} in turn (each run's first chunk, always on threads, included)")
     overhead = map_overhead()
     simulation = statistics.median(times["gdviz simulation alone"])

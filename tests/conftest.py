@@ -16,3 +16,12 @@ import pytest  # noqa: E402
 def _private_settings(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GDVIZ_SETTINGS_DIR", str(tmp_path_factory.mktemp("settings")))
 
+
+@pytest.fixture(autouse=True)
+def _lab_on_threads(monkeypatch):
+    """The lab's runs step on threads, as the tests of that path expect; the tests of its
+    worker processes (tests/core/test_lab_workers.py, and one of the app's Basins dialog)
+    turn these on."""
+    from gdviz.core.lab import workers
+
+    monkeypatch.setattr(workers, "ENABLED", False)

@@ -281,3 +281,56 @@ def test_lab_is_built_when_its_menu_first_opens(qtbot):
         "lab-basins", "lab-sweep", "lab-table"}
     menu.aboutToShow.emit()
     assert w.lab is lab and len(w.findChildren(QDockWidget, "lab-basins")) == 1
+
+
+def test_the_basins_dialog_starts_the_workers_and_maps_step_on_them(himmelblau_gd, qtbot,
+                                                                    monkeypatch):
+    """While the dialog is up the lab's worker processes start; the maps then step on them
+    (the UI thread keeps the GIL), Cancel stops them, and the numbers are those on threads."""
+    from PySide6.QtWidgets import QDialog
+
+    from gdviz.core.lab import basin_map, workers
+    from gdviz.gui.lab import basins as basins_ui
+
+    monkeypatch.setattr(workers, "ENABLED", True)
+    monkeypatch.setattr(workers, "failed", False)
+    workers.stop()
+    served = []
+    run = workers.Remote.run
+    monkeypatch.setattr(workers.Remote, "run",
+                        lambda self, *a, **k: (served.append(self), run(self, *a, **k))[1])
+    answers = iter([(1024, 5000), (128, 300)])
+
+    def user(dlg):   # reads the dialog (the workers start meanwhile), sets it, and computes
+        assert workers.start(wait=HANG_GUARD_MS / 1000)
+        grid, steps = next(answers)
+        dlg.grid.setValue(grid)
+        dlg.steps.setValue(steps)
+        for i in range(dlg.runs.count()):
+            dlg.runs.item(i).setCheckState(Qt.CheckState.Checked if i == 1
+                                           else Qt.CheckState.Unchecked)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(basins_ui.BasinDialog, "exec", user)
+    lab = himmelblau_gd.lab
+    try:
+        assert workers._workers is None
+        lab.ask_basins()   # a long map: cancelled
+        job = lab.basins.jobs.job
+        qtbot.waitUntil(lambda: job.reports >= 2, timeout=HANG_GUARD_MS)
+        QTest.mouseClick(lab.basins.jobs.cancel_button, Qt.MouseButton.LeftButton)
+        finish(qtbot, lab.basins.jobs)
+        assert "cancelled" in lab.basins.jobs.status.text() and len(served) == 1
+        lab.ask_basins()   # the workers are free again
+        finish(qtbot, lab.basins.jobs)
+        assert len(served) == 2 and not workers.failed
+        [(label, bm)] = lab.basins.maps
+        spec = himmelblau_gd.controller.race.runs[1]
+        monkeypatch.setattr(workers, "ENABLED", False)
+        threads = basin_map(get_objective("himmelblau"), spec.build(), bm.view, grid=128,
+                            steps=300)
+        np.testing.assert_array_equal(bm.ends, threads.ends)
+        np.testing.assert_array_equal(bm.steps_to_converge, threads.steps_to_converge)
+        np.testing.assert_array_equal(bm.label, threads.label)
+    finally:
+        workers.stop()

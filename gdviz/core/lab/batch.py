@@ -29,11 +29,13 @@ These things make it cheaper than ``simulate`` without changing a single number:
   numpy calls (m's and v's updates in shared calls, g² shared with the convergence test, the
   gradient written in place where the objective can: Himmelblau's ``grad.into``).
 
-From ``BLOCKED_FROM`` points on the points go in blocks, stepped all the steps of a chunk on
-``THREADS`` threads, or one after another where that measures faster (``_Pace``): each
-point's arithmetic does not depend on the others.  While they step on threads, the GIL's
-switch interval is made short (``_handover``): each numpy call hands the GIL over, and a
-thread waiting for it would otherwise be passed over again and again.
+From ``BLOCKED_FROM`` points on the points go in blocks: each point's arithmetic does not
+depend on the others.  The blocks step on the lab's worker processes where they have been
+started (``workers``: each has a GIL of its own), else all the steps of a chunk on
+``THREADS`` threads, or one after another where that measures faster (``_Pace``).  While they
+step on threads, the GIL's switch interval is made short (``_handover``): each numpy call
+hands the GIL over, and a thread waiting for it would otherwise be passed over again and
+again.
 
 Gradient noise is *shared* by default: every point gets the noise the run would get from a
 start of its own (``gradient_noise`` drawn for one point), so that each point is the
@@ -67,6 +69,7 @@ from ..optimizers.adam import adam_step, adam_step_size
 from ..optimizers.base import active
 from ..runspec import RunSpec
 from ..simulate import DIVERGENCE_BOUND, GTOL, THREADS, XTOL, advance, init_run
+from . import workers
 
 Progress = Callable[[int, int], Any]
 
@@ -643,15 +646,20 @@ def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
     whole = make(0, n)
     # blocks change no number, except noise drawn in rows for all points at once
     blocked = n >= BLOCKED_FROM and (shared_noise or whole.noise == 0)
+    chunk = max(1, min(steps, CHUNK // max(n, 1)))
+    options = {"shared_noise": shared_noise, "f_star": f_star, "tol": tol}
     if blocked:
         k = -(-math.ceil(n / BLOCK) // THREADS) * THREADS
         cuts = [n * i // k for i in range(k + 1)]
-        spans = zip(cuts[:-1], cuts[1:], strict=True)
-        batches = [_batch(obj, make(lo, hi), x0[lo:hi], shared_noise=shared_noise,
-                          f_star=f_star, tol=tol) for lo, hi in spans]
+        blocks = [(make(lo, hi), x0[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        remote = workers.claim(obj, blocks, options)
+        if remote is not None:
+            ends = _run_remote(remote, steps, chunk, progress, done, total)
+            if ends is not None:
+                return ends
+        batches = [_batch(obj, opt_b, x0_b, **options) for opt_b, x0_b in blocks]
     else:
-        batches = [_batch(obj, whole, x0, shared_noise=shared_noise, f_star=f_star, tol=tol)]
-    chunk = max(1, min(steps, CHUNK // max(n, 1)))
+        batches = [_batch(obj, whole, x0, **options)]
     pool = ThreadPoolExecutor(THREADS, thread_name_prefix="gdviz-lab") if blocked else None
     pace = _Pace()
     try:
@@ -676,7 +684,24 @@ def run_points(obj: Objective, opt: Optimizer | Callable[[int, int], Optimizer],
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    parts = [b.ends() for b in batches]
+    return _joined([b.ends() for b in batches])
+
+
+def _joined(parts: list[Ends]) -> Ends:
     if len(parts) == 1:
         return parts[0]
     return Ends(*(np.concatenate(field) for field in zip(*parts, strict=True)))
+
+
+def _run_remote(remote: workers.Remote, steps: int, chunk: int, progress: Progress | None,
+                done: int, total: int) -> Ends | None:
+    """The run's blocks stepped on the worker processes, chunk by chunk; None when a worker
+    failed (the workers are then given up, and the caller steps the run on threads)."""
+    try:
+        remote.run(steps, chunk, lambda t: report(progress, done + t, total))
+        return _joined(remote.ends())
+    except workers.WorkerLost:
+        workers.give_up()
+        return None
+    finally:
+        remote.release()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.lab import basin_map
+from ...core.lab import basin_map, workers
 from ...core.lab.basins import GRID_MAX, GRID_MIN
 from ...core.race import run_labels
 from ...scene.basin import MAX_MAPS, OVERLAY_OPACITY, BasinFigure, BasinOverlay, basin_key
@@ -169,7 +169,9 @@ class BasinsPanel(QWidget):
 
     # ------------------------------------------------------------------ computing
     def ask(self) -> None:
-        """The dialog: grid, steps, runs; Compute starts the computation."""
+        """The dialog: grid, steps, runs; Compute starts the computation.  The lab's worker
+        processes start while the dialog is up (``gdviz.core.lab.workers``)."""
+        workers.start()
         labels = run_labels(self.race.runs)
         chosen = self.chosen if self.chosen is not None else \
             [i for i, r in enumerate(self.race.runs) if r.visible][:MAX_MAPS]
