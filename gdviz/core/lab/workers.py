@@ -149,9 +149,11 @@ class Workers:
     def __init__(self, count: int):
         self.workers = [_Worker() for _ in range(count)]
         self.busy = threading.Lock()
+        self._greeting = threading.Lock()   # one thread at a time reads the "ready"s
 
     def ready(self) -> bool:
-        return all(w.poll_ready() for w in self.workers)
+        with self._greeting:
+            return all(w.poll_ready() for w in self.workers)
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
         """Wait until every worker is ready (True) or ``timeout`` s passed (False)."""
