@@ -334,3 +334,42 @@ def test_the_basins_dialog_starts_the_workers_and_maps_step_on_them(himmelblau_g
         np.testing.assert_array_equal(bm.label, threads.label)
     finally:
         workers.stop()
+
+
+def test_lab_docks_open_large_enough_for_their_panels(window, qtbot):
+    """A lab dock opens as wide (at a side) or as tall (at the bottom) as its panel asks, up
+    to DOCK_SHARE of the window, and no larger when it already is."""
+    from gdviz.gui.lab import DOCK_SHARE
+
+    lab = window.lab
+    right, bottom = lab.sweep_dock, lab.table_dock
+    window.resizeDocks([right], [200], Qt.Orientation.Horizontal)   # a narrow side area
+    lab.show(right)
+    qtbot.waitUntil(lambda: right.width() >= min(right.widget().sizeHint().width(),
+                                                 int(DOCK_SHARE * window.width())) - 2,
+                    timeout=HANG_GUARD_MS)
+    assert right.width() <= DOCK_SHARE * window.width() + 2
+    lab.show(bottom)
+    qtbot.waitUntil(lambda: bottom.height() >= min(bottom.widget().sizeHint().height(),
+                                                   int(DOCK_SHARE * window.height())) - 2,
+                    timeout=HANG_GUARD_MS)
+    window.resizeDocks([right], [700], Qt.Orientation.Horizontal)   # wider than it asks
+    QApplication.processEvents()
+    wide = right.width()
+    lab.show(right)
+    QApplication.processEvents()
+    assert right.width() == wide
+
+
+def test_four_small_multiples_fit_the_basins_dock(himmelblau_gd, qtbot):
+    lab, w = himmelblau_gd.lab, himmelblau_gd
+    lab.show(lab.basins_dock)
+    w.resizeDocks([lab.basins_dock], [260], Qt.Orientation.Horizontal)   # too narrow for 2×2
+    QApplication.processEvents()
+    fig = lab.basins.figure
+    lab.basins.compute(grid=32, steps=50, runs=[0, 1, 2, 3])
+    finish(qtbot, lab.basins.jobs)
+    need = fig.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+    qtbot.waitUntil(lambda: fig.viewport().width() >= need - 1, timeout=HANG_GUARD_MS)
+    right = max(p.sceneBoundingRect().right() for p in fig.plots)
+    assert right <= fig.viewport().width() + 1   # the right-hand maps are not cut off

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMenu
+from PySide6.QtWidgets import QDockWidget, QMenu, QTabBar
+
+DOCK_SHARE = 0.4   # a lab dock grows to its panel's size hint, up to this share of the window
 
 if TYPE_CHECKING:
     from .worker import JobBar
@@ -114,8 +116,30 @@ class Lab(QObject):
         return menu
 
     def show(self, dock: QDockWidget) -> None:
+        """Show ``dock`` on top of its tabs, at least as large as its panel asks across its
+        area (as wide at a side, as tall at the bottom: its fields or rows would be cut short),
+        at most DOCK_SHARE of the window."""
         dock.show()
         dock.raise_()
+        if dock.isFloating():
+            return
+        w = self.window
+        hint = dock.widget().sizeHint()
+        if w.dockWidgetArea(dock) in (Qt.DockWidgetArea.LeftDockWidgetArea,
+                                      Qt.DockWidgetArea.RightDockWidgetArea):
+            size, want = dock.width(), min(hint.width(), int(DOCK_SHARE * w.width()))
+            across = Qt.Orientation.Horizontal
+        else:
+            size, want = dock.height(), min(hint.height(), int(DOCK_SHARE * w.height()))
+            across = Qt.Orientation.Vertical
+        if size >= want:
+            return
+        if across == Qt.Orientation.Vertical and w.tabifiedDockWidgets(dock):
+            # resizeDocks sizes the area, whose tab bar is under the docks: add its height
+            bar = QTabBar()
+            bar.addTab(dock.windowTitle())
+            want += bar.sizeHint().height()
+        w.resizeDocks([dock], [want], across)
 
     def ask_basins(self) -> None:
         self.show(self.basins_dock)

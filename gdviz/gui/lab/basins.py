@@ -11,6 +11,7 @@ demand only, for the view it says; a new objective clears it.
 from __future__ import annotations
 
 import copy
+import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDockWidget,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -211,6 +213,22 @@ class BasinsPanel(QWidget):
 
         self.jobs.start(work, self._computed, f"Basins ({grid}², {steps} steps)")
 
+    def _fit_width(self) -> None:
+        """Widen the dock so that the small multiples fit side by side: their plots have a
+        least width (axes, ticks), and a narrower view would cut the right-hand maps off."""
+        layout = self.figure.ci
+        need = math.ceil(layout.effectiveSizeHint(Qt.SizeHint.MinimumSize).width())
+        short = need - self.figure.viewport().width()
+        dock = self.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        if short <= 0 or dock is None:
+            return
+        if dock.isFloating():
+            dock.resize(dock.width() + short, dock.height())
+        else:
+            self.window.resizeDocks([dock], [dock.width() + short], Qt.Orientation.Horizontal)
+
     def _computed(self, result) -> None:
         obj, maps, y_band = result
         if obj is not self.race.objective:
@@ -222,6 +240,7 @@ class BasinsPanel(QWidget):
         self.which.addItems([label for label, _bm in maps])
         self.which.blockSignals(False)
         self.figure.set_maps(obj, maps, columns=2 if len(maps) > 2 else len(maps), compact=True)
+        self._fit_width()
         bm = maps[0][1]
         (x0, x1) = bm.view[0]
         where = f"x ∈ [{x0:.3g}, {x1:.3g}]"
