@@ -231,3 +231,13 @@ def test_a_worker_ignores_ctrl_c_sent_to_the_terminal(live):
     ends = batch_module.run_points(HIMMELBLAU, opt, x0, 20)
     assert len(live) == 1 and not workers.failed
     assert_ends_are_simulate(ends, simulate(HIMMELBLAU, opt, x0, 20))
+
+
+def test_a_frozen_app_starts_no_workers(monkeypatch):
+    """A frozen app's executable is the app itself, not Python: its runs stay on threads."""
+    monkeypatch.setattr(workers, "ENABLED", True)
+    monkeypatch.setattr(workers, "failed", False)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    workers.stop()
+    assert not workers.start(wait=1.0)
+    assert workers._workers is None

@@ -258,7 +258,8 @@ def start(wait: float = 0.0) -> bool:
     """Launch the workers in the background, once; whether they are ready, after waiting up
     to ``wait`` s for it (by default, not at all)."""
     global _workers, _pid, failed
-    if not ENABLED or failed or os.name != "posix" or not sys.executable:
+    if (not ENABLED or failed or os.name != "posix" or not sys.executable
+            or getattr(sys, "frozen", False)):   # a frozen app's executable is no Python
         return False
     with _lock:
         if _workers is None or _pid != os.getpid():
