@@ -117,16 +117,16 @@ class _Worker:
             if number == self.asked and kind == "done":
                 return value
 
-    def receive(self, timeout: float = ANSWER_TIMEOUT) -> tuple[int, str, Any]:
+    def receive(self) -> tuple[int, str, Any]:
         """The next message: (request number, "progress" | "done", value); WorkerLost for an
-        error, or when the worker died or said nothing for ``timeout`` s."""
+        error, or when the worker died or said nothing for ANSWER_TIMEOUT s."""
         waited = 0.0
         try:
             while not self.recv_end.poll(_POLL):
                 waited += _POLL
                 if self.process.poll() is not None:
                     raise WorkerLost(f"a lab worker exited with code {self.process.returncode}")
-                if waited > timeout:
+                if waited > ANSWER_TIMEOUT:
                     raise WorkerLost("a lab worker stopped answering")
             number, kind, value = self.recv_end.recv()
         except (EOFError, OSError) as exc:
@@ -183,9 +183,9 @@ class Remote:
         self.clean = True   # False while the blocks' ends may be left unread in a pipe
         self._each("open", [(objective.name, share, options) for share in shares])
 
-    def run(self, steps: int, chunk: int, progress: Callable[[int], Any]) -> float:
+    def run(self, steps: int, chunk: int, progress: Callable[[int], Any]) -> None:
         """Step every block ``steps`` times, ``chunk`` steps at a time; ``progress(t)`` is
-        called as the slowest worker gets ``t`` steps done.  The CPU seconds the workers took.
+        called as the slowest worker gets ``t`` steps done.
 
         Each worker goes through the chunks on its own; one between two chunks stops at any new
         request (``release``'s, when ``progress`` raised).
@@ -196,7 +196,7 @@ class Remote:
             w.ask("run", steps, chunk)
         done = dict.fromkeys(self.workers, 0)
         ends = {w.recv_end: w for w in self.workers}
-        reported, cpu = 0, 0.0
+        reported = 0
         while min(done.values()) < steps:
             ready = wait([w.recv_end for w in self.workers if done[w] < steps], _POLL)
             if not ready:   # a dead worker says nothing: look
@@ -208,15 +208,11 @@ class Remote:
                 number, kind, value = w.receive()
                 if number != w.asked:
                     continue   # about a request given up before
-                if kind == "done":
-                    done[w], cpu = steps, cpu + value
-                else:
-                    done[w] = value
+                done[w] = steps if kind == "done" else value
             t = min(done.values())
             if t > reported:
                 reported = t
                 progress(t)
-        return cpu
 
     def ends(self) -> list:
         """Every block's ``Ends``, in the blocks' order."""
@@ -361,7 +357,7 @@ def serve(from_parent: int, to_parent: int) -> None:
                 answer: Any = None
             elif kind == "run":
                 steps, chunk = args
-                t0, t = time.process_time(), 0
+                t = 0
                 while t < steps:
                     k = min(chunk, steps - t)
                     for b in batches:
@@ -375,7 +371,7 @@ def serve(from_parent: int, to_parent: int) -> None:
                 if pending is not None:
                     batches = []
                     continue
-                answer = time.process_time() - t0
+                answer = None
             elif kind == "ends":
                 answer, batches = [b.ends() for b in batches], []
             else:   # "drop"
