@@ -116,30 +116,10 @@ class Lab(QObject):
         return menu
 
     def show(self, dock: QDockWidget) -> None:
-        """Show ``dock`` on top of its tabs, at least as large as its panel asks across its
-        area (as wide at a side, as tall at the bottom: its fields or rows would be cut short),
-        at most DOCK_SHARE of the window."""
+        """Show ``dock`` on top of its tabs, as large as its panel asks (``fit_dock``)."""
         dock.show()
         dock.raise_()
-        if dock.isFloating():
-            return
-        w = self.window
-        hint = dock.widget().sizeHint()
-        if w.dockWidgetArea(dock) in (Qt.DockWidgetArea.LeftDockWidgetArea,
-                                      Qt.DockWidgetArea.RightDockWidgetArea):
-            size, want = dock.width(), min(hint.width(), int(DOCK_SHARE * w.width()))
-            across = Qt.Orientation.Horizontal
-        else:
-            size, want = dock.height(), min(hint.height(), int(DOCK_SHARE * w.height()))
-            across = Qt.Orientation.Vertical
-        if size >= want:
-            return
-        if across == Qt.Orientation.Vertical and w.tabifiedDockWidgets(dock):
-            # resizeDocks sizes the area, whose tab bar is under the docks: add its height
-            bar = QTabBar()
-            bar.addTab(dock.windowTitle())
-            want += bar.sizeHint().height()
-        w.resizeDocks([dock], [want], across)
+        fit_dock(dock)
 
     def ask_basins(self) -> None:
         self.show(self.basins_dock)
@@ -162,6 +142,32 @@ class Lab(QObject):
         if obj is self.window and ev.type() == QEvent.Type.Close:
             self.stop()
         return False
+
+
+def fit_dock(dock: QDockWidget, share: float = DOCK_SHARE) -> None:
+    """Grow ``dock`` to what its panel asks (``sizeHint``) across its area -- as wide at a
+    side, as tall at the bottom, where its fields, rows or maps would be cut short -- up to
+    ``share`` of the window; a floating dock to its whole hint.  Never shrinks it."""
+    hint = dock.widget().sizeHint()
+    if dock.isFloating():
+        dock.resize(max(dock.width(), hint.width()), max(dock.height(), hint.height()))
+        return
+    w = dock.parentWidget()   # the main window
+    if w.dockWidgetArea(dock) in (Qt.DockWidgetArea.LeftDockWidgetArea,
+                                  Qt.DockWidgetArea.RightDockWidgetArea):
+        size, want = dock.width(), min(hint.width(), int(share * w.width()))
+        across = Qt.Orientation.Horizontal
+    else:
+        size, want = dock.height(), min(hint.height(), int(share * w.height()))
+        across = Qt.Orientation.Vertical
+    if size >= want:
+        return
+    if across == Qt.Orientation.Vertical and w.tabifiedDockWidgets(dock):
+        # resizeDocks sizes the area, whose tab bar is under the docks: add its height
+        bar = QTabBar()
+        bar.addTab(dock.windowTitle())
+        want += bar.sizeHint().height()
+    w.resizeDocks([dock], [want], across)
 
 
 def install_lab(window) -> QMenu:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,7 @@ from ...core.lab import basin_map, workers
 from ...core.lab.basins import GRID_MAX, GRID_MIN
 from ...core.race import run_labels
 from ...scene.basin import MAX_MAPS, OVERLAY_OPACITY, BasinFigure, BasinOverlay, basin_key
+from . import fit_dock
 from .worker import JobBar
 
 DEFAULT_GRID, DEFAULT_STEPS = 256, 500
@@ -213,21 +214,15 @@ class BasinsPanel(QWidget):
 
         self.jobs.start(work, self._computed, f"Basins ({grid}², {steps} steps)")
 
-    def _fit_width(self) -> None:
-        """Widen the dock so that the small multiples fit side by side: their plots have a
-        least width (axes, ticks), and a narrower view would cut the right-hand maps off."""
-        layout = self.figure.ci
-        need = math.ceil(layout.effectiveSizeHint(Qt.SizeHint.MinimumSize).width())
-        short = need - self.figure.viewport().width()
-        dock = self.parentWidget()
-        while dock is not None and not isinstance(dock, QDockWidget):
-            dock = dock.parentWidget()
-        if short <= 0 or dock is None:
-            return
-        if dock.isFloating():
-            dock.resize(dock.width() + short, dock.height())
-        else:
-            self.window.resizeDocks([dock], [dock.width() + short], Qt.Orientation.Horizontal)
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        """Wide enough for the small multiples side by side: their plots have a least width
+        (axes, ticks), and a narrower view would cut the right-hand maps off."""
+        hint = super().sizeHint()
+        if self.maps:
+            maps = self.figure.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+            around = self.width() - self.figure.viewport().width()
+            hint.setWidth(max(hint.width(), math.ceil(maps) + around))
+        return hint
 
     def _computed(self, result) -> None:
         obj, maps, y_band = result
@@ -240,7 +235,8 @@ class BasinsPanel(QWidget):
         self.which.addItems([label for label, _bm in maps])
         self.which.blockSignals(False)
         self.figure.set_maps(obj, maps, columns=2 if len(maps) > 2 else len(maps), compact=True)
-        self._fit_width()
+        if isinstance(self.parentWidget(), QDockWidget):   # the maps whole, at any share
+            fit_dock(self.parentWidget(), share=1.0)
         bm = maps[0][1]
         (x0, x1) = bm.view[0]
         where = f"x ∈ [{x0:.3g}, {x1:.3g}]"
